@@ -1,0 +1,109 @@
+"""GET /api/v1/openapi.json: the API described in OpenAPI 3.1, kept beside the routes it documents."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from factory.api import api
+from factory.domain.vocabulary import MachineKind, MachineState
+
+
+def _error(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _query(name: str, description: str, enum: list[str] | None = None) -> dict:
+    schema: dict = {"type": "string"}
+    if enum:
+        schema["enum"] = enum
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+NULLABLE_INT = {"type": ["integer", "null"]}
+
+SPEC = {
+    "openapi": "3.1.0",
+    "info": {"title": "microfactory API", "version": "1",
+             "description": "The commune's machines, bookings, orders and plans. Authenticate with "
+                            "`Authorization: Bearer TOKEN`; `factory create-token LOGIN` issues a token."},
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearer": []}],
+    "paths": {
+        "/machines": {"get": {
+            "operationId": "listMachines",
+            "summary": "Every machine of the commune, by site and name",
+            "parameters": [
+                _query("site", "site slug"),
+                _query("kind", "machine kind", [k.value for k in MachineKind]),
+                _query("state", "current state (DESIGN.md 4.1)", [s.value for s in MachineState]),
+            ],
+            "responses": {
+                "200": {"description": "the machines", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["items", "count"],
+                    "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Machine"}},
+                                   "count": {"type": "integer"}}}}}},
+                "400": _error("an unknown filter or a value outside its vocabulary"),
+                "401": _error("no token, or a revoked or unknown one"),
+            },
+        }},
+        "/machines/{machine_id}": {"get": {
+            "operationId": "getMachine",
+            "summary": "One machine",
+            "parameters": [{"name": "machine_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^[a-z0-9-]{1,64}$"}}],
+            "responses": {
+                "200": {"description": "the machine",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Machine"}}}},
+                "401": _error("no token, or a revoked or unknown one"),
+                "404": _error("no machine with this id"),
+            },
+        }},
+        "/openapi.json": {"get": {
+            "operationId": "openapi", "summary": "This document", "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }},
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                               "field": {"type": "string"}}}}},
+            "Machine": {
+                "type": "object",
+                "required": ["id", "name", "kind", "site", "capabilities", "state", "state_since"],
+                "properties": {
+                    "id": {"type": "string", "description": "slug, also the machine's MQTT id"},
+                    "name": {"type": "string"},
+                    "kind": {"type": "string", "enum": [k.value for k in MachineKind]},
+                    "model": {"type": "string"},
+                    "site": {"type": "object", "properties": {
+                        "slug": {"type": "string"}, "name": {"type": "string"},
+                        "time_zone": {"type": "string", "description": "IANA name"}}},
+                    "capabilities": {"type": "object", "properties": {
+                        "build_volume_mm": {"type": ["array", "null"], "items": {"type": "integer"},
+                                            "minItems": 3, "maxItems": 3},
+                        "materials": {"type": "array", "items": {"type": "string"}},
+                        "max_temperature_c": NULLABLE_INT,
+                        "spindle_power_w": NULLABLE_INT}},
+                    "unattended_ok": {"type": "boolean"},
+                    "acquisition": {"type": "object", "properties": {
+                        "cost": {"type": ["string", "null"], "description": "decimal, two places"},
+                        "currency": {"type": ["string", "null"]},
+                        "date": {"type": ["string", "null"], "format": "date"}}},
+                    "state": {"type": "string", "enum": [s.value for s in MachineState]},
+                    "state_since": {"type": "string", "format": "date-time"},
+                    "notes": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+@api.get("/openapi.json")
+def openapi():
+    return jsonify(SPEC)

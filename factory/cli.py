@@ -1,0 +1,114 @@
+"""The `factory` command (DESIGN.md 4.4)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy.engine import make_url
+
+from factory import db as database
+from factory.app import create_app
+from factory.domain.errors import DomainError
+from factory.seed import DEMO_LOGINS, seed_demo_commune
+from factory.services.tokens import create_token
+from factory.services.users import UserDraft, create_user
+from factory.settings import ConfigError, Settings
+
+
+class Context:
+    """Settings read once; the engine made only when a command needs it."""
+
+    def __init__(self) -> None:
+        self.settings = Settings.from_env()
+        self._sessions = None
+
+    def session(self):
+        if self._sessions is None:
+            self._sessions = database.make_sessionmaker(database.make_engine(self.settings.database_url))
+        return self._sessions()
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """microfactory: the commune's shared machines."""
+    try:
+        ctx.obj = Context()
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug", is_flag=True, help="reload on code changes, show tracebacks")
+@pass_context
+def run(ctx: Context, host: str, port: int, debug: bool) -> None:
+    """Serve the web app and the JSON API."""
+    create_app(ctx.settings).run(host=host, port=port, debug=debug, use_reloader=debug)
+
+
+@cli.command("init-db")
+@pass_context
+def init_db(ctx: Context) -> None:
+    """Create or migrate the database to the newest schema."""
+    database.upgrade(ctx.settings.database_url)
+    click.echo(f"database at {_shown(ctx.settings.database_url)} is at the newest schema")
+
+
+@cli.command("seed-demo")
+@pass_context
+def seed_demo(ctx: Context) -> None:
+    """Load the demo commune into an empty database; does nothing when a commune exists."""
+    with ctx.session() as session:
+        created = seed_demo_commune(session)
+    click.echo("demo commune loaded" if created else "a commune exists already: demo data not loaded")
+    click.echo("demo logins (login / password):")
+    for login, password, role in DEMO_LOGINS:
+        click.echo(f"  {login:<10} {password:<16} {role}")
+
+
+@cli.command("create-user")
+@click.argument("login")
+@click.option("--role", type=click.Choice(["admin", "steward", "member"]), required=True)
+@click.option("--coop", help="co-op slug (members only)")
+@click.option("--name", "display_name", default="")
+@click.password_option(help="prompted for when not given")
+@pass_context
+def create_user_command(ctx: Context, login: str, role: str, coop: str | None, display_name: str,
+                        password: str) -> None:
+    """Add a login."""
+    with ctx.session() as session:
+        user = _or_fail(lambda: create_user(session, UserDraft(login, role, display_name, coop, True, password)))
+    click.echo(f"user {user.login} ({user.role}) created")
+
+
+@cli.command("create-token")
+@click.argument("login")
+@click.option("--name", default="cli", show_default=True, help="what the token is for")
+@pass_context
+def create_token_command(ctx: Context, login: str, name: str) -> None:
+    """Issue an API token for LOGIN and print it once; only its digest is kept."""
+    with ctx.session() as session:
+        _, plain = _or_fail(lambda: create_token(session, login, name))
+    click.echo(plain)
+
+
+def _or_fail(action):
+    try:
+        return action()
+    except DomainError as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        raise click.ClickException(f"{exc.message}{where}") from exc
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    sys.exit(cli.main(prog_name="factory", standalone_mode=True))

@@ -1,0 +1,1 @@
+"""Rules of the commune that need neither Flask nor a database."""

@@ -1,0 +1,72 @@
+"""Machines, their capabilities and their state history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from factory.domain.capabilities import Capabilities
+from factory.models.base import Base, UTCDateTime, utcnow
+from factory.models.commune import Site
+
+KINDS = "'fdm_printer', 'resin_printer', 'cnc_mill', 'cnc_router', 'laser_cutter', 'kiln', 'furnace', 'other'"
+STATES = "'offline', 'idle', 'running', 'paused', 'fault', 'maintenance'"
+
+
+class Machine(Base):
+    """`id` is the machine's slug, also its MQTT id (DESIGN.md 4.1): `[a-z0-9-]{1,64}`, never renamed."""
+
+    __tablename__ = "machine"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({KINDS})", name="kind"),
+        CheckConstraint(f"state IN ({STATES})", name="state"),
+        CheckConstraint("acquisition_cost >= 0", name="cost"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(24), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    model: Mapped[str] = mapped_column(String(120), default="")
+    build_x_mm: Mapped[int | None] = mapped_column(Integer)
+    build_y_mm: Mapped[int | None] = mapped_column(Integer)
+    build_z_mm: Mapped[int | None] = mapped_column(Integer)
+    materials: Mapped[list[str]] = mapped_column(JSON, default=list)
+    max_temperature_c: Mapped[int | None] = mapped_column(Integer)
+    spindle_power_w: Mapped[int | None] = mapped_column(Integer)
+    unattended_ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    acquisition_cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    acquired_on: Mapped[date | None] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(16), default="offline", index=True)
+    state_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    site: Mapped[Site] = relationship(back_populates="machines")
+    state_changes: Mapped[list[MachineStateChange]] = relationship(
+        back_populates="machine", order_by="MachineStateChange.at.desc()", cascade="all, delete-orphan")
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(self.build_x_mm, self.build_y_mm, self.build_z_mm, tuple(self.materials or ()),
+                            self.max_temperature_c, self.spindle_power_w)
+
+
+class MachineStateChange(Base):
+    """Append-only: who or what moved a machine from one state to another, and when."""
+
+    __tablename__ = "machine_state_change"
+    __table_args__ = (CheckConstraint(f"to_state IN ({STATES})", name="to_state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    machine_id: Mapped[str] = mapped_column(ForeignKey("machine.id", ondelete="CASCADE"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    source: Mapped[str] = mapped_column(String(32))  # "steward:<login>", "telemetry", "registry"
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    machine: Mapped[Machine] = relationship(back_populates="state_changes")

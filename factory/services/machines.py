@@ -1,0 +1,130 @@
+"""The machines registry: add, edit, list, and move a machine between states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from factory.domain.capabilities import Capabilities
+from factory.domain.errors import Conflict, InvalidInput, NotFound
+from factory.domain.identifiers import check_slug, check_text
+from factory.domain.vocabulary import MachineKind, MachineState
+from factory.models import Machine, MachineStateChange, Site, utcnow
+from factory.services.sites import get_site
+
+
+@dataclass(frozen=True)
+class MachineDraft:
+    id: str
+    name: str
+    kind: str
+    site: str
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    model: str = ""
+    unattended_ok: bool = False
+    acquisition_cost: Decimal | None = None
+    acquired_on: date | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class MachineFilter:
+    site: str | None = None
+    kind: str | None = None
+    state: str | None = None
+
+
+def list_machines(session: Session, where: MachineFilter = MachineFilter()) -> list[Machine]:
+    query = select(Machine).join(Machine.site).options(joinedload(Machine.site)).order_by(Site.name, Machine.name)
+    if where.site:
+        query = query.where(Site.slug == where.site)
+    if where.kind:
+        query = query.where(Machine.kind == parse_kind(where.kind))
+    if where.state:
+        query = query.where(Machine.state == parse_state(where.state))
+    return list(session.scalars(query))
+
+
+def get_machine(session: Session, machine_id: str) -> Machine:
+    machine = session.get(Machine, machine_id)
+    if machine is None:
+        raise NotFound(f"no machine {machine_id!r}")
+    return machine
+
+
+def create_machine(session: Session, draft: MachineDraft, *, by: str, at: datetime | None = None) -> Machine:
+    """Register a machine; it starts `offline` until a steward or its telemetry says otherwise."""
+    machine_id = check_slug(draft.id, field="id")
+    if session.get(Machine, machine_id) is not None:
+        raise Conflict(f"a machine {machine_id!r} already exists", field="id")
+    now = at or utcnow()
+    machine = Machine(id=machine_id, state=MachineState.OFFLINE.value, state_since=now)
+    _apply(session, machine, draft)
+    machine.state_changes.append(MachineStateChange(
+        from_state=None, to_state=MachineState.OFFLINE.value, at=now, source=by, reason="registered"))
+    session.add(machine)
+    session.commit()
+    return machine
+
+
+def update_machine(session: Session, machine_id: str, draft: MachineDraft) -> Machine:
+    machine = get_machine(session, machine_id)
+    _apply(session, machine, draft)
+    session.commit()
+    return machine
+
+
+def change_state(session: Session, machine_id: str, state: str, *, by: str, reason: str = "",
+                 at: datetime | None = None) -> Machine:
+    """Move a machine to `state`, recording the change; the same state again records nothing."""
+    machine = get_machine(session, machine_id)
+    new = parse_state(state)
+    if new.value == machine.state:
+        return machine
+    at = at or utcnow()
+    machine.state_changes.append(MachineStateChange(
+        from_state=machine.state, to_state=new.value, at=at, source=by[:32], reason=reason.strip()))
+    machine.state, machine.state_since = new.value, at
+    session.commit()
+    return machine
+
+
+def parse_kind(value: str) -> MachineKind:
+    try:
+        return MachineKind(value)
+    except ValueError:
+        raise InvalidInput(f"kind must be one of {', '.join(k.value for k in MachineKind)}", field="kind") from None
+
+
+def parse_state(value: str) -> MachineState:
+    try:
+        return MachineState(value)
+    except ValueError:
+        raise InvalidInput(
+            f"state must be one of {', '.join(s.value for s in MachineState)}", field="state") from None
+
+
+def _apply(session: Session, machine: Machine, draft: MachineDraft) -> None:
+    kind = parse_kind(draft.kind)
+    capabilities = draft.capabilities.validated(kind)
+    if draft.acquisition_cost is not None and draft.acquisition_cost < 0:
+        raise InvalidInput("cost cannot be negative", field="acquisition_cost")
+    if draft.acquired_on is not None and draft.acquired_on > utcnow().date():
+        raise InvalidInput("acquisition date is in the future", field="acquired_on")
+    machine.name = check_text(draft.name, field="name")
+    machine.kind = kind.value
+    machine.site = get_site(session, draft.site)
+    machine.model = (draft.model or "").strip()[:120]
+    machine.build_x_mm, machine.build_y_mm, machine.build_z_mm = (
+        capabilities.build_x_mm, capabilities.build_y_mm, capabilities.build_z_mm)
+    machine.materials = list(capabilities.materials)
+    machine.max_temperature_c = capabilities.max_temperature_c
+    machine.spindle_power_w = capabilities.spindle_power_w
+    machine.unattended_ok = draft.unattended_ok
+    machine.acquisition_cost = draft.acquisition_cost
+    machine.acquired_on = draft.acquired_on
+    machine.notes = (draft.notes or "").strip()

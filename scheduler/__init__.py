@@ -1,0 +1,1 @@
+"""Pure planning library on OR-Tools CP-SAT (DESIGN.md 2): imports only ortools and the standard library."""
