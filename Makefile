@@ -1,0 +1,60 @@
+# microfactory: `make demo` starts the whole system on embedded defaults; `make test` runs every test.
+# Both do all their own set-up on a fresh Debian machine with Python 3.11.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export FACTORY_INSTANCE_DIR ?= $(CURDIR)/instance
+# System packages the tests drive for real: a browser and a database server (Mosquitto comes with telemetry).
+TEST_DEBS := chromium postgresql
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: demo test bench lint screenshots system-packages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/factory init-db
+	$(BIN)/factory seed-demo
+	@echo ""
+	@echo "microfactory is starting on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	$(BIN)/factory run --host $(HOST) --port $(PORT)
+
+system-packages:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing with apt-get"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  else \
+	    echo "WARNING: missing system packages:$$missing — their tests will be skipped (or fail under CI=true)"; \
+	  fi; \
+	fi
+
+test: $(VENV)/.installed-test system-packages
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+screenshots: $(VENV)/.installed-test system-packages
+	FACTORY_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -p no:cacheprovider -q tests/e2e
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m benchmarks.registry --out docs/benchmarks.md
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check factory scheduler drivers firmware_bridge tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info
