@@ -1,0 +1,102 @@
+"""Shared fixtures. Database fixtures hand every test its own freshly migrated database.
+
+- `postgres_server` (session): a throwaway PostgreSQL 15 cluster, started on first request only.
+  Missing PostgreSQL skips those tests loudly, or fails them when CI=true.
+- `db_url`: a migrated database URL, once on SQLite and once on PostgreSQL (ids `sqlite`, `postgres`).
+- `sqlite_url`: a migrated SQLite database URL, for tests that need not run on both.
+- `empty_db_url`: an empty (unmigrated) database URL on both, for migration tests.
+- `engine` / `session`: built on `db_url`, disposed / closed after the test.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import factory.db
+from tests.support.databases import PostgresTemplate, SqliteTemplate
+from tests.support.databases import sqlite_url as _sqlite_file_url
+from tests.support.postgres import PostgresServer, postgres_available
+
+POSTGRES_MISSING = "PostgreSQL 15 NOT AVAILABLE"
+
+BOTH_DATABASES = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    reason = postgres_available()
+    if reason is not None:
+        message = f"{POSTGRES_MISSING} ({reason}) — install package postgresql; these tests did NOT run"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message}. CI=true: PostgreSQL is required.", pytrace=False)
+        pytest.skip(message)
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> SqliteTemplate:
+    return SqliteTemplate(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server):
+    template = PostgresTemplate(postgres_server)
+    yield template
+    template.cleanup()
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template, tmp_path) -> str:
+    return sqlite_template.fresh(tmp_path / "sqlite_url.sqlite3")
+
+
+@pytest.fixture(params=BOTH_DATABASES)
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_template").fresh(tmp_path / "db_url.sqlite3")
+        return
+    template: PostgresTemplate = request.getfixturevalue("postgres_template")
+    url = template.fresh()
+    yield url
+    template.drop(url)
+
+
+@pytest.fixture(params=BOTH_DATABASES)
+def empty_db_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield _sqlite_file_url(tmp_path / "empty.sqlite3")
+        return
+    template: PostgresTemplate = request.getfixturevalue("postgres_template")
+    url = template.empty()
+    yield url
+    template.drop(url)
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = factory.db.make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    session = factory.db.make_sessionmaker(engine)()
+    yield session
+    session.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    skipped = [report for report in terminalreporter.stats.get("skipped", [])
+               if POSTGRES_MISSING in str(report.longrepr)]
+    if skipped:
+        terminalreporter.write_sep(
+            "!", f"{len(skipped)} tests SKIPPED: {POSTGRES_MISSING} — install package postgresql",
+            red=True, bold=True)

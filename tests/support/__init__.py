@@ -1,0 +1,1 @@
+"""Test infrastructure shared by the suites: throwaway databases and servers."""
