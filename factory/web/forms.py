@@ -80,6 +80,13 @@ class CoopForm(FlaskForm):
         return CoopDraft(self.slug.data, self.name.data, self.description.data or "")
 
 
+class MemberForm(FlaskForm):
+    """Shown under the co-op form: build it with prefix="member" so the two forms' ids differ."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    email = StringField("E-mail", validators=[DataRequired(), Length(max=254)])
+
+
 class UserForm(FlaskForm):
     login = StringField("Login", validators=[DataRequired()])
     display_name = StringField("Name", validators=[Optional(), Length(max=120)])

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from factory.app import db
 from factory.domain.errors import DomainError
-from factory.domain.vocabulary import MachineState
+from factory.domain.vocabulary import MachineState, Role
 from factory.services.machines import change_state, get_machine, list_machines
 from factory.web.access import actor, registry_keepers
 from factory.web.forms import StateForm, show_error
@@ -31,7 +31,7 @@ def index():
 def detail(machine_id: str):
     machine = get_machine(db(), machine_id)
     form = StateForm(state=machine.state)
-    can_edit = current_user.role in ("admin", "steward")
+    can_edit = Role(current_user.role).manages_registry
     return render_template("machines/detail.html", machine=machine, form=form, can_edit=can_edit)
 
 

@@ -8,7 +8,7 @@ from factory.app import db
 from factory.domain.errors import DomainError
 from factory.services import coops, machines, sites, users
 from factory.web.access import actor, admins, registry_keepers
-from factory.web.forms import CoopForm, MachineForm, SiteForm, UserForm, show_error
+from factory.web.forms import CoopForm, MachineForm, MemberForm, SiteForm, UserForm, show_error
 
 bp = Blueprint("registry", __name__, url_prefix="/manage")
 
@@ -71,8 +71,27 @@ def edit_coop(slug: str):
     coop = coops.get_coop(db(), slug)
     form = CoopForm(obj=coop)
     form.slug.data = coop.slug
+    member_form = MemberForm(formdata=None, prefix="member")
     return _save(form, "admin/coop_form.html", lambda f: coops.update_coop(db(), slug, f.draft()),
-                 "Co-op {saved.name} saved.", creating=False, coop=coop)
+                 "Co-op {saved.name} saved.", creating=False, coop=coop, member_form=member_form)
+
+
+@bp.route("/coops/<slug>/members", methods=["POST"])
+@registry_keepers
+def add_coop_member(slug: str):
+    coop = coops.get_coop(db(), slug)
+    member_form = MemberForm(prefix="member")
+    if member_form.validate_on_submit():
+        try:
+            member = coops.add_member(db(), member_form.name.data, member_form.email.data, slug)
+            flash(f"{member.name} joined {coop.name}.", "success")
+            return redirect(url_for("registry.edit_coop", slug=slug))
+        except DomainError as exc:
+            db().rollback()
+            show_error(member_form, exc)
+    form = CoopForm(obj=coop, formdata=None)
+    return render_template("admin/coop_form.html", form=form, creating=False, coop=coop,
+                           member_form=member_form), 422
 
 
 def _machine_form(**kwargs) -> MachineForm:
