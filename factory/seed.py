@@ -111,8 +111,9 @@ def seed_demo_commune(session: Session) -> bool:
         create_machine(session, MachineDraft(machine_id, name, kind, site, caps, model, unattended,
                                              Decimal(cost), date.fromisoformat(acquired)),
                        by="seed", at=now - timedelta(hours=hours + 48))
-        change_state(session, machine_id, "idle", by="seed", reason="commissioned",
-                     at=now - timedelta(hours=hours + 24))
+        if state != "idle":
+            change_state(session, machine_id, "idle", by="seed", reason=_why("idle"),
+                         at=now - timedelta(hours=hours + 24))
         change_state(session, machine_id, state, by="seed", reason=_why(state), at=now - timedelta(hours=hours))
     return True
 
@@ -120,4 +121,4 @@ def seed_demo_commune(session: Session) -> bool:
 def _why(state: str) -> str:
     return {"fault": "thermal runaway on the hot end", "maintenance": "crucible relining",
             "offline": "unplugged while the bench is rebuilt", "paused": "door opened mid-job",
-            "running": "job started"}.get(state, "")
+            "running": "job started", "idle": "commissioned"}[state]

@@ -9,6 +9,7 @@ from wtforms import (
     DecimalField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -90,7 +91,7 @@ class MemberForm(FlaskForm):
 class UserForm(FlaskForm):
     login = StringField("Login", validators=[DataRequired()])
     display_name = StringField("Name", validators=[Optional(), Length(max=120)])
-    role = SelectField("Role", choices=[(r.value, r.value) for r in Role])
+    role = SelectField("Role", choices=[SelectChoice(r.value) for r in Role])
     coop = SelectField("Co-op", choices=[], description="required for members")
     active = BooleanField("Active", default=True)
     password = PasswordField("Password", validators=[Optional()],
@@ -109,7 +110,7 @@ class MachineForm(FlaskForm):
     id = StringField("Id", validators=[DataRequired(), SLUG_RULE],
                      description="lower-case letters, digits and '-'; its MQTT id, never changes")
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    kind = SelectField("Kind", choices=[(k.value, k.label) for k in MachineKind])
+    kind = SelectField("Kind", choices=[SelectChoice(k.value, k.label) for k in MachineKind])
     site = SelectField("Site", choices=[])
     model = StringField("Make and model", validators=[Optional(), Length(max=120)])
     build_x_mm = _count("Build X", 10_000, "mm")
@@ -144,6 +145,6 @@ class MachineForm(FlaskForm):
 
 
 class StateForm(FlaskForm):
-    state = SelectField("New state", choices=[(s.value, s.value) for s in MachineState])
+    state = SelectField("New state", choices=[SelectChoice(s.value) for s in MachineState])
     reason = StringField("Reason", validators=[InputRequired(), Length(max=500)],
                          description="what the next steward should know")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from wtforms import SelectChoice
 
 from factory.app import db
 from factory.domain.errors import DomainError
@@ -96,7 +97,7 @@ def add_coop_member(slug: str):
 
 def _machine_form(**kwargs) -> MachineForm:
     form = MachineForm(**kwargs)
-    form.site.choices = [(s.slug, s.name) for s in sites.list_sites(db())]
+    form.site.choices = [SelectChoice(s.slug, s.name) for s in sites.list_sites(db())]
     return form
 
 
@@ -122,7 +123,7 @@ def edit_machine(machine_id: str):
 
 def _user_form(**kwargs) -> UserForm:
     form = UserForm(**kwargs)
-    form.coop.choices = [("", "—")] + [(c.slug, c.name) for c in coops.list_coops(db())]
+    form.coop.choices = [SelectChoice("", "—")] + [SelectChoice(c.slug, c.name) for c in coops.list_coops(db())]
     return form
 
 
