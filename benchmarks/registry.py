@@ -12,8 +12,8 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sqlite3
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -90,7 +90,8 @@ def report(results: list[dict], command: str) -> str:
     lines = [
         "# Benchmarks", "",
         f"Command: `{command}`  ",
-        f"Machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}  ",
+        f"Machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}  ",
         f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "",
         "## Machines registry (issue 2)", "",
         "Median of 40 requests through the real app (SQLite file, token auth) beside the floor: the same rows "

@@ -80,12 +80,18 @@ def update_machine(session: Session, machine_id: str, draft: MachineDraft) -> Ma
 
 def change_state(session: Session, machine_id: str, state: str, *, by: str, reason: str = "",
                  at: datetime | None = None) -> Machine:
-    """Move a machine to `state`, recording the change; the same state again records nothing."""
+    """Move a machine to `state`, recording the change; the same state again records nothing.
+
+    A change dated before the current state began is refused (Conflict): it would rewrite history.
+    """
     machine = get_machine(session, machine_id)
     new = parse_state(state)
     if new.value == machine.state:
         return machine
     at = at or utcnow()
+    if at < machine.state_since:
+        raise Conflict(f"a change at {at:%Y-%m-%d %H:%M:%S} UTC is older than the current state "
+                       f"({machine.state} since {machine.state_since:%Y-%m-%d %H:%M:%S} UTC)", field="at")
     machine.state_changes.append(MachineStateChange(
         from_state=machine.state, to_state=new.value, at=at, source=by[:32], reason=reason.strip()))
     machine.state, machine.state_since = new.value, at

@@ -41,6 +41,9 @@ def set_state(machine_id: str):
     machine = get_machine(db(), machine_id)
     form = StateForm()
     if form.validate_on_submit():
+        if form.state.data == machine.state:
+            flash(f"{machine.name} is already {machine.state}; nothing recorded.", "info")
+            return redirect(url_for("machines.detail", machine_id=machine_id))
         try:
             change_state(db(), machine_id, form.state.data, by=actor(), reason=form.reason.data)
             flash(f"{machine.name} is now {form.state.data}.", "success")
