@@ -11,7 +11,7 @@ from factory import db as database
 from factory.app import create_app
 from factory.domain.errors import DomainError
 from factory.seed import DEMO_LOGINS, seed_demo_commune
-from factory.services.tokens import create_token
+from factory.services.tokens import create_token, list_tokens, revoke_token
 from factory.services.users import UserDraft, create_user
 from factory.settings import ConfigError, Settings
 
@@ -21,12 +21,20 @@ class Context:
 
     def __init__(self) -> None:
         self.settings = Settings.from_env()
+        self._engine = None
         self._sessions = None
 
     def session(self):
         if self._sessions is None:
-            self._sessions = database.make_sessionmaker(database.make_engine(self.settings.database_url))
+            self._engine = database.make_engine(self.settings.database_url)
+            self._sessions = database.make_sessionmaker(self._engine)
         return self._sessions()
+
+    def close(self) -> None:
+        """Close the engine's pooled connections when the command ends (not at garbage collection)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = self._sessions = None
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -40,6 +48,7 @@ def cli(ctx: click.Context) -> None:
         ctx.obj = Context()
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.command()
@@ -96,6 +105,28 @@ def create_token_command(ctx: Context, login: str, name: str) -> None:
     with ctx.session() as session:
         _, plain = _or_fail(lambda: create_token(session, login, name))
     click.echo(plain)
+
+
+@cli.command("list-tokens")
+@click.argument("login")
+@pass_context
+def list_tokens_command(ctx: Context, login: str) -> None:
+    """List LOGIN's API tokens: id, name, prefix, last use, revoked."""
+    with ctx.session() as session:
+        for token in _or_fail(lambda: list_tokens(session, login)):
+            used = token.last_used_at.strftime("%Y-%m-%d %H:%M") if token.last_used_at else "never"
+            state = "revoked" if token.revoked_at else "active"
+            click.echo(f"{token.id:>5}  {token.prefix}…  {state:<8} last used {used:<16}  {token.name}")
+
+
+@cli.command("revoke-token")
+@click.argument("token_id", type=int)
+@pass_context
+def revoke_token_command(ctx: Context, token_id: int) -> None:
+    """Revoke the API token TOKEN_ID (see list-tokens); requests with it then get 401."""
+    with ctx.session() as session:
+        token = _or_fail(lambda: revoke_token(session, token_id))
+        click.echo(f"token {token.id} ({token.name}) of {token.user.login} is revoked")
 
 
 def _or_fail(action):

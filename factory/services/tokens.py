@@ -42,9 +42,16 @@ def user_for_token(session: Session, plain: str) -> User:
     return token.user
 
 
-def revoke_token(session: Session, token_id: int) -> ApiToken:
+def list_tokens(session: Session, login: str) -> list[ApiToken]:
+    user = get_user(session, login)
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                                .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())))
+
+
+def revoke_token(session: Session, token_id: int, *, owner: str | None = None) -> ApiToken:
+    """Revoke a token; with `owner`, only a token of that login (someone else's reads as not found)."""
     token = session.get(ApiToken, token_id)
-    if token is None:
+    if token is None or (owner is not None and token.user.login != owner):
         raise NotFound(f"no token {token_id}")
     if token.revoked_at is None:
         token.revoked_at = utcnow()

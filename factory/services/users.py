@@ -60,6 +60,18 @@ def update_user(session: Session, login: str, draft: UserDraft) -> User:
     return user
 
 
+def change_password(session: Session, login: str, current: str, new: str) -> User:
+    """A user changes their own password, proving they know the current one."""
+    user = get_user(session, login)
+    if not check_password_hash(user.password_hash, current or ""):
+        raise InvalidInput("this is not your current password", field="current_password")
+    if len(new or "") < MIN_PASSWORD:
+        raise InvalidInput(f"at least {MIN_PASSWORD} characters", field="new_password")
+    user.password_hash = generate_password_hash(new)
+    session.commit()
+    return user
+
+
 def authenticate(session: Session, login: str, password: str) -> User | None:
     """The active user with this login and password, or None; never says which part was wrong."""
     user = session.scalars(select(User).where(User.login == (login or "").strip().lower())).one_or_none()

@@ -43,6 +43,16 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField("New password", validators=[DataRequired()], description="at least 8 characters")
+
+
+class TokenForm(FlaskForm):
+    name = StringField("What is it for?", validators=[DataRequired(), Length(max=80)],
+                       description="e.g. the Leipzig dashboard; shown in the list so you know what to revoke")
+
+
 class SiteForm(FlaskForm):
     slug = StringField("Id", validators=[DataRequired(), SLUG_RULE],
                        description="lower-case, used in URLs and MQTT topics")

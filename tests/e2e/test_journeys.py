@@ -5,8 +5,11 @@ The tests share one live server: each changes only what it owns (its own machine
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+import urllib.error
+import urllib.request
 from collections import defaultdict
 
 from playwright.sync_api import Page, expect
@@ -176,3 +179,47 @@ def test_logout_returns_to_login(page):
     expect(page.get_by_role("button", name="Log out")).to_have_count(0)
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/login\?next="))
+
+
+def call_machines_api(base_url: str, token: str) -> tuple[int, dict]:
+    """GET /api/v1/machines on the live server with a bearer token, as a script would."""
+    request = urllib.request.Request(f"{base_url}/api/v1/machines", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as refused:
+        with refused:
+            return refused.code, json.load(refused)
+
+
+def test_member_issues_an_api_token_in_the_browser_and_uses_it(page, live_server, screenshot):
+    name = "my script"  # the only token the journeys issue on the shared server; plain for the screenshot
+    log_in(page, "member")
+
+    page.locator("header").get_by_role("link", name=re.compile(r"^Member · member")).click()
+    expect(page).to_have_url(re.compile(r"/account/$"))
+    expect(page.get_by_role("heading", name="Your account", level=1)).to_be_visible()
+    page.get_by_label("What is it for?").fill(name)
+    with page.expect_response(lambda r: r.request.method == "POST") as issued:
+        page.get_by_role("button", name="Issue token").click()
+    assert issued.value.status == 201
+    shown = page.locator("#new-token")
+    expect(shown).to_be_visible()
+    token = shown.input_value()
+    assert token.startswith("mf_")
+    screenshot(page, "account-token")
+
+    status, body = call_machines_api(live_server, token)
+    assert status == 200
+    assert body["count"] >= 10
+
+    row = page.locator("table.tokens tbody tr").filter(has_text=name)
+    row.get_by_role("button", name="Revoke").click()
+
+    expect(page).to_have_url(re.compile(r"/account/$"))
+    expect(page.locator(".flash.success")).to_contain_text("is revoked")
+    expect(page.locator("#new-token")).to_have_count(0)
+    expect(page.locator("table.tokens tbody tr").filter(has_text=name)).to_contain_text("revoked")
+    status, body = call_machines_api(live_server, token)
+    assert status == 401
+    assert body["error"]["code"] == "unauthorized"
