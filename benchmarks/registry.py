@@ -102,7 +102,7 @@ def report(results: list[dict], command: str) -> str:
     for r in results:
         lines.append(f"| {r['size']} | {r['api_ms']:.2f} | {r['floor_ms']:.2f} | {r['api_ms'] / r['floor_ms']:.1f}× "
                      f"| {r['page_ms']:.2f} |")
-    lines += ["", "The scheduler benchmarks (`../shared/bench`) join this file with the planner (issue 3).", ""]
+    lines.append("")
     return "\n".join(lines)
 
 
