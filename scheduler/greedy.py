@@ -174,13 +174,37 @@ class _State:
         units = [_units(j, job, self.running) for j, job in enumerate(self.problem.jobs)]
         heap: list[tuple] = []
         for j, job_units in enumerate(units):
-            if job_units:
-                heapq.heappush(heap, (*self._priority(job_units[0]), j, 0))
+            first = self._keep_previous_prefix(job_units)
+            if first < len(job_units):
+                heapq.heappush(heap, (*self._priority(job_units[first]), j, first))
         while heap:
             j, u = heapq.heappop(heap)[-2:]
             unit = units[j][u]
             if self._plan_unit(unit) and u + 1 < len(units[j]):
                 heapq.heappush(heap, (*self._priority(units[j][u + 1]), j, u + 1))
+
+    def _keep_previous_prefix(self, job_units: list[_Unit]) -> int:
+        """Re-planning: before anything moves, keep each job's units whose previous places are all still valid,
+        in chain order; returns the index of the job's first unit left to dispatch. Keeping places before
+        dispatching is what keeps a repair small: otherwise an earlier-due job takes a kept place first."""
+        kept = 0
+        while self.previous and kept < len(job_units) and self._keep_unit(job_units[kept]):
+            kept += 1
+        return kept
+
+    def _keep_unit(self, unit: _Unit) -> bool:
+        job = self.problem.jobs[unit.job]
+        chosen: list[Placement] = []
+        for index in unit.ops:
+            op = job.operations[index]
+            earliest, latest = self._window(job, index, chosen[-1] if chosen else None)
+            kept = None if _static_reason(op) else self._keep_previous(job, op, earliest, latest)
+            if kept is None:
+                for placement in reversed(chosen):
+                    self._uncommit(placement)
+                return False
+            chosen.append(self._commit(job, op, kept))
+        return True
 
     def _priority(self, unit: _Unit) -> tuple:
         job = self.problem.jobs[unit.job]
