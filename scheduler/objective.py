@@ -15,7 +15,10 @@ from collections.abc import Iterable, Mapping
 
 from scheduler.problem import Objective, Placement, Problem
 
-WEIGHTS: Mapping[str, int] = {"unplanned": 1_000_000, "tardiness": 100, "fairness": 10, "moved": 50, "flow": 1}
+# Unplanned must outweigh any lateness a horizon allows (weight x minutes x 100 stays far below 10^9), or
+# dropping a late job's last operation would look cheaper than finishing it late. One moved operation is
+# worth five minutes of weighted lateness or 500 minutes of flow.
+WEIGHTS: Mapping[str, int] = {"unplanned": 1_000_000_000, "tardiness": 100, "fairness": 10, "moved": 500, "flow": 1}
 
 
 def job_completions(problem: Problem, assignments: Iterable[Placement]) -> dict[str, tuple[int, int]]:

@@ -2,11 +2,12 @@
 
 1. Running operations that cannot stay where they are (on a block, on each other, past the horizon):
    an INFEASIBLE plan with the reason, at once.
-2. `greedy.dispatch` gives a first plan (checked by `check.violations`): the fallback, and CP-SAT's hint.
-   In makespan mode its makespan also bounds the model's horizon.
-3. Re-planning (the problem has a `previous` plan and no caller's hint): CP-SAT first solves the small
-   problem where every operation whose place in the plan in force still holds stays there (the repair),
-   so the answer comes fast and moves little; the full model then starts from the repair.
+2. `greedy.dispatch` gives a first plan (checked by `check.violations`): the fallback, and CP-SAT's hint
+   unless the caller's `hint` (checked too) is better. In makespan mode the greedy makespan also bounds
+   the model's horizon.
+3. Re-planning (the problem has a `previous` plan): CP-SAT first solves the small problem where every
+   operation whose place in the plan in force still holds stays there (the repair), so the answer comes
+   fast and moves little; the full model then starts from the best plan so far.
 4. CP-SAT improves on the best plan so far within what is left of `time_limit_s`. Its answer is checked;
    a rejected answer, or none in time, leaves the best earlier plan, and `Plan.solver` says why.
 
@@ -18,13 +19,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
 from scheduler.check import violations
-from scheduler.cpsat import add_hints, analyse, build_model, keep_placements, keepable, read_solution
+from scheduler.cpsat import add_hints, analyse, build_model, keepable, read_solution
 from scheduler.cpsat.variables import Analysis, merged_blocks
 from scheduler.greedy import dispatch
 from scheduler.objective import WEIGHTS, combine, lateness, terms
@@ -34,6 +35,10 @@ from scheduler.problem import Objective, Placement, Problem
 Log = Callable[[str], None]
 REPAIR_SHARE = 0.5  # of the time left, at most, for the repair when re-planning
 LARGE = 400  # operations: above, a lighter presolve (probing costs seconds there and gains little)
+# Makespan mode: only the scheduling neighbourhoods share the second worker (measured on mk06, mk10:
+# 60 and 216-218 against 61-63 and 215-223 with all of them at 10 s; the tardiness objective needs the others).
+NOT_FOR_MAKESPAN = ("graph_arc_lns", "graph_cst_lns", "graph_dec_lns", "graph_var_lns", "rins/rens",
+                    "feasibility_pump", "ls", "rnd_cst_lns", "rnd_var_lns")
 
 
 @dataclass(frozen=True)
@@ -51,19 +56,19 @@ def solve(problem: Problem, *, time_limit_s: float = 10.0, workers: int = 2, hin
     conflict = pinned_conflict(problem)
     if conflict:
         return Plan(Status.INFEASIBLE, wall_s=time.monotonic() - clock, solver=f"cp-sat: infeasible: {conflict}")
-    greedy = _checked(problem, dispatch(problem), "greedy", say)
-    say(f"greedy: objective {greedy and greedy.objective}, {time.monotonic() - clock:.2f} s")
+    first = _checked(problem, dispatch(problem), "greedy", say)
+    say(f"greedy: objective {first and first.objective}, {time.monotonic() - clock:.2f} s")
+    if hint is not None:
+        first = _better(first, _checked(problem, replace(hint, status=Status.FEASIBLE, solver="hint"), "hint", say))
     analysis = analyse(problem)
-    best, start_from = greedy, hint or greedy
-    if problem.previous and hint is None:
-        repair = _repair(problem, analysis, greedy, clock + time_limit_s * REPAIR_SHARE, workers, say)
-        best = _better(best, repair.plan)
-        start_from = best
-    limit, place_all = _known_bounds(problem, greedy, len(analysis.unplanned))
-    full = _cp_sat(problem, analysis, start_from, deadline, workers, log_progress, limit=limit, place_all=place_all)
+    best = first
+    if problem.previous:
+        best = _better(best, _repair(problem, analysis, best, clock + time_limit_s * REPAIR_SHARE, workers, say).plan)
+    limit, place_all = _known_bounds(problem, first, len(analysis.unplanned))
+    full = _cp_sat(problem, analysis, best, deadline, workers, log_progress, limit=limit, place_all=place_all)
     if full.status == cp_model.INFEASIBLE and not place_all:
         return Plan(Status.INFEASIBLE, wall_s=time.monotonic() - clock,
-                    solver="cp-sat: infeasible: the running operations cannot all be kept where they are")
+                    solver="cp-sat: infeasible: the running operations (and the work before them) cannot stay")
     answer = _better(best, full.plan)
     if answer is None:
         return Plan(Status.UNKNOWN, wall_s=time.monotonic() - clock, solver=f"none ({full.note}; greedy rejected)")
@@ -91,33 +96,35 @@ def pinned_conflict(problem: Problem) -> str:
     return ""
 
 
-def _repair(problem: Problem, analysis: Analysis, greedy: Plan | None, deadline: float, workers: int,
+def _repair(problem: Problem, analysis: Analysis, best: Plan | None, deadline: float, workers: int,
             say: Log) -> Attempt:
-    """CP-SAT with every operation whose place in the plan in force still holds kept there."""
+    """CP-SAT on the small problem where every operation whose place in the plan in force still holds is
+    pinned there like a running one (a neighbourhood of that plan: its answer has no bound)."""
     kept = keepable(problem, analysis)
-    free = {a.key: a for a in (greedy.assignments if greedy else ()) if a.key not in kept}
-    hint = Plan(Status.FEASIBLE, tuple(kept.values()) + tuple(free.values()))
-    attempt = _cp_sat(problem, analysis, hint, deadline, workers, None, keep=kept, name="cp-sat repair")
-    say(f"repair: {len(kept)} kept, {attempt.note or 'objective ' + str(attempt.plan and attempt.plan.objective)}")
-    if attempt.plan is None:
-        return attempt
-    return Attempt(attempt.status, replace(attempt.plan, status=Status.FEASIBLE, bound=None))  # optimal when kept
+    pinned = replace(problem, running=problem.running + tuple(kept.values()))
+    if pinned_conflict(pinned):
+        return Attempt(cp_model.UNKNOWN, None, f"repair: {pinned_conflict(pinned)}")
+    free = tuple(a for a in (best.assignments if best else ()) if a.key not in kept)
+    attempt = _cp_sat(pinned, analyse(pinned), Plan(Status.FEASIBLE, free), deadline, workers, None,
+                      name="cp-sat repair")
+    plan = attempt.plan and _checked(problem, replace(attempt.plan, status=Status.FEASIBLE), "cp-sat repair", say)
+    say(f"repair: {len(kept)} kept, {dict(plan.terms) if plan else attempt.note or 'rejected'}")
+    return Attempt(attempt.status, plan, attempt.note)
 
 
 def _cp_sat(problem: Problem, analysis: Analysis, hint: Plan | None, deadline: float, workers: int,
             log_progress: Log | None, *, limit: int | None = None, place_all: bool = False,
-            keep: Mapping[tuple[str, str], Placement] | None = None, name: str = "cp-sat") -> Attempt:
+            name: str = "cp-sat") -> Attempt:
     # time to read and check the answer afterwards: about a tenth of a second per thousand operations
-    reserve = 0.02 + len(analysis.candidates) * 1e-4
+    reserve = 0.05 + len(analysis.candidates) * 1e-4
     if deadline - time.monotonic() - reserve < 0.05:
         return Attempt(cp_model.UNKNOWN, None, f"no time left for {name}")
     built = build_model(problem, analysis, limit=limit, place_all=place_all)
-    if keep:
-        keep_placements(built, keep)
     if hint is not None:
         add_hints(built, hint)
     seconds = deadline - time.monotonic() - reserve
-    solver = _solver(seconds, workers, log_progress, large=len(analysis.candidates) > LARGE)
+    solver = _solver(seconds, workers, log_progress, large=len(analysis.candidates) > LARGE,
+                     makespan=problem.objective is Objective.MAKESPAN)
     status = solver.solve(built.model)
     if log_progress:
         log_progress(f"{name}: {solver.status_name(status)}, objective {solver.objective_value}, "
@@ -125,15 +132,16 @@ def _cp_sat(problem: Problem, analysis: Analysis, hint: Plan | None, deadline: f
     if status == cp_model.MODEL_INVALID:
         return Attempt(status, None, f"{name} model invalid: {built.model.validate()}")
     if status == cp_model.INFEASIBLE:
-        return Attempt(status, None, f"{name} found no plan" + (" shorter than the greedy one" if place_all else ""))
+        return Attempt(status, None, f"{name} found no plan" + (" shorter than the first one" if place_all else ""))
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return Attempt(status, None, f"{name} found no plan in time")
     assignments, unplanned = read_solution(built, solver)
     plan = _plan(problem, Status.OPTIMAL if status == cp_model.OPTIMAL else Status.FEASIBLE, assignments, unplanned,
                  name)
-    checked = _checked(problem, plan, name, log_progress or (lambda m: None))
-    if checked is None:
-        return Attempt(status, None, f"{name} answer rejected: {violations(problem, plan)[0].message}")
+    faults = violations(problem, plan)
+    if faults:  # a modelling error: the rules of the model and of the checker differ
+        return Attempt(status, None, f"{name} answer rejected: {len(faults)} violations, the first: "
+                                     f"{faults[0].message}")
     # The model's cost of a solution is at least the plan's (tardiness and flow variables are only pushed
     # down by minimising) and equal at the optimum: the solver's bound is a bound on the plan's objective.
     if plan.objective > round(solver.objective_value):
@@ -156,23 +164,26 @@ def _better(a: Plan | None, b: Plan | None) -> Plan | None:
     return b if b.objective is not None and a.objective is not None and b.objective <= a.objective else a
 
 
-def _known_bounds(problem: Problem, greedy: Plan | None, unplannable: int) -> tuple[int, bool]:
-    """(latest end, whether all candidates must be placed). Makespan mode: if the greedy plan placed every
-    operation that can be placed, any better plan places them all too and ends by the greedy makespan."""
-    if problem.objective is not Objective.MAKESPAN or greedy is None or len(greedy.unplanned) > unplannable:
+def _known_bounds(problem: Problem, first: Plan | None, unplannable: int) -> tuple[int, bool]:
+    """(latest end, whether all candidates must be placed). Makespan mode: if the first plan placed every
+    operation that can be placed, any better plan places them all too and ends by its makespan."""
+    if problem.objective is not Objective.MAKESPAN or first is None or len(first.unplanned) > unplannable:
         return problem.horizon, False
-    makespan = max((a.end for a in greedy.assignments), default=0)
+    makespan = max((a.end for a in first.assignments), default=0)
     if makespan >= WEIGHTS["unplanned"]:
         return problem.horizon, False
     return min(problem.horizon, max(makespan, 1)), True
 
 
-def _solver(seconds: float, workers: int, log_progress: Log | None, *, large: bool) -> cp_model.CpSolver:
+def _solver(seconds: float, workers: int, log_progress: Log | None, *, large: bool,
+            makespan: bool) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, seconds)
     solver.parameters.num_workers = max(1, workers)
     if large:
         solver.parameters.cp_model_probing_level = 0
+    if makespan:
+        solver.parameters.ignore_subsolvers.extend(NOT_FOR_MAKESPAN)
     if log_progress is not None:
         solver.parameters.log_search_progress = True
         solver.parameters.log_to_stdout = False

@@ -4,18 +4,17 @@ placements from a solution. `scheduler.solve` drives it."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
 from scheduler.cpsat.objective import Costs, add_objective, hint_costs
 from scheduler.cpsat.rules import RULES
-from scheduler.cpsat.variables import Analysis, Candidate, Key, ModelVars, OptionVars, OpVars, analyse, build_variables
+from scheduler.cpsat.variables import Analysis, Candidate, Key, ModelVars, OptionVars, analyse, build_variables
 from scheduler.plan import Plan, Reason, Unplanned
 from scheduler.problem import Placement, Problem
 
-__all__ = ["Built", "add_hints", "analyse", "build_model", "keep_placements", "keepable", "read_solution"]
+__all__ = ["Built", "add_hints", "analyse", "build_model", "keepable", "read_solution"]
 
 
 @dataclass
@@ -71,7 +70,6 @@ def add_hints(built: Built, plan: Plan) -> None:
             _hint_firing(chosen, a, leaders, hint)
         for opt in ov.options.values():  # what is not hinted yet is off
             hint(opt.presence, int(opt is chosen))
-            hint(opt.start, min(a.start, built.vars.limit - opt.duration) if r is None else r.start)
             for _, join in opt.joins:
                 hint(join, 0)
             if opt.leads is not None:
@@ -119,38 +117,26 @@ def keepable(problem: Problem, analysis: Analysis) -> dict[Key, Placement]:
     return kept
 
 
-def keep_placements(built: Built, kept: Mapping[Key, Placement]) -> None:
-    """Hold these operations where they are (a neighbourhood of the plan in force, not a rule)."""
-    for key, p in kept.items():
-        ov = built.vars.ops[key]
-        built.model.add(ov.options[p.machine].presence == 1)
-        built.model.add(ov.start == p.start)
-
-
 def read_solution(built: Built, solver: cp_model.CpSolver) -> tuple[list[Placement], list[Unplanned]]:
-    """Placements of the solution (running operations as they are) and the operations it left unplaced."""
+    """Placements of the solution (running operations as they are) and the operations it left unplaced.
+    On batch machines the operations of one firing share a batch number, numbered from 1 across the plan."""
     assignments: list[Placement] = []
     unplanned: list[Unplanned] = list(built.analysis.unplanned)
-    firings: dict[tuple[str, int], int] = {}
     stopped: dict[str, str] = {}
     for ov in sorted(built.vars.ops.values(), key=lambda ov: (ov.cand.job.id, ov.cand.index)):
         job, op = ov.cand.key
         if ov.cand.running is not None:
             assignments.append(ov.cand.running)
         elif solver.boolean_value(ov.placed):
-            assignments.append(_placement(built, solver, ov, firings))
+            machine = next(m for m, opt in ov.options.items() if solver.boolean_value(opt.presence))
+            assignments.append(Placement(job, op, machine, solver.value(ov.start), solver.value(ov.end)))
         elif job in stopped:
             unplanned.append(Unplanned(job, op, Reason.PREDECESSOR_UNPLANNED, f"{stopped[job]} is unplanned"))
         else:
             stopped[job] = op
             unplanned.append(Unplanned(job, op, Reason.NO_ROOM_BEFORE_HORIZON))
+    firings: dict[tuple[str, int, int], int] = {}
+    for i, a in enumerate(assignments):
+        if built.vars.problem.machine(a.machine).batch_capacity > 1:
+            assignments[i] = replace(a, batch=firings.setdefault((a.machine, a.start, a.end), len(firings) + 1))
     return assignments, unplanned
-
-
-def _placement(built: Built, solver: cp_model.CpSolver, ov: OpVars, firings: dict[tuple[str, int], int]) -> Placement:
-    machine = next(m for m, opt in ov.options.items() if solver.boolean_value(opt.presence))
-    start, end = solver.value(ov.start), solver.value(ov.end)
-    batch = None
-    if built.vars.problem.machine(machine).batch_capacity > 1:
-        batch = firings.setdefault((machine, start), len(firings) + 1)
-    return Placement(ov.cand.job.id, ov.cand.op.id, machine, start, end, batch)

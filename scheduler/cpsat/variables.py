@@ -22,7 +22,6 @@ from scheduler.plan import Reason, Unplanned
 from scheduler.problem import Job, Operation, Option, Placement, Problem
 
 Key = tuple[str, str]
-SHARED = False
 
 
 @dataclass(frozen=True)
@@ -158,7 +157,7 @@ class OptionVars:
     machine: str
     duration: int
     presence: cp_model.IntVar
-    start: cp_model.IntVar  # the operation's start, or this option's own copy when there are several
+    start: cp_model.IntVar  # the operation's start (one variable for all options: measured faster than copies)
     firing: Firing | None  # None for running operations: their fixed firings are in ModelVars.firings
     leads: cp_model.IntVar | None = None  # batch machines: this operation opens a firing
     joins: list[tuple[Key, cp_model.IntVar]] = field(default_factory=list)  # batch: (leader, literal)
@@ -181,11 +180,11 @@ class ModelVars:
     place_all: bool  # every candidate is placed
     ops: dict[Key, OpVars] = field(default_factory=dict)
     firings: dict[str, list[Firing]] = field(default_factory=lambda: defaultdict(list))
+    _to_place: dict[str, list[tuple[OpVars, OptionVars]]] = field(default_factory=lambda: defaultdict(list))
 
     def on_machine(self, machine: str) -> list[tuple[OpVars, OptionVars]]:
         """The operations still to place that may use this machine."""
-        return [(ov, ov.options[machine]) for ov in self.ops.values()
-                if machine in ov.options and ov.cand.running is None]
+        return self._to_place.get(machine, [])
 
 
 def build_variables(model: cp_model.CpModel, analysis: Analysis, problem: Problem, *,
@@ -200,6 +199,7 @@ def build_variables(model: cp_model.CpModel, analysis: Analysis, problem: Proble
         for opt in ov.options.values():
             if opt.firing is not None:
                 mv.firings[opt.machine].append(opt.firing)
+                mv._to_place[opt.machine].append((ov, opt))
     return mv
 
 
@@ -216,12 +216,8 @@ def _op_vars(model: cp_model.CpModel, problem: Problem, cand: Candidate, limit: 
     placed = placed if placed is not None else model.new_bool_var(f"placed {name}")
     options: dict[str, OptionVars] = {}
     for option in fitting:
-        single = len(fitting) == 1
-        presence = placed if single else model.new_bool_var(f"on {option.machine} {name}")
-        own = start if single or SHARED else model.new_int_var(low, high - option.duration, f"start {name} on {option.machine}")
-        if not single and not SHARED:
-            model.add(own == start).only_enforce_if(presence)
-        options[option.machine] = OptionVars(option.machine, option.duration, presence, own, None)
+        presence = placed if len(fitting) == 1 else model.new_bool_var(f"on {option.machine} {name}")
+        options[option.machine] = OptionVars(option.machine, option.duration, presence, start, None)
         if cand.running is None:
             _add_firing(model, problem, cand, options[option.machine])
     model.add(sum(o.presence for o in options.values()) == placed)

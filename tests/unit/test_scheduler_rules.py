@@ -4,8 +4,10 @@ from dataclasses import replace
 
 import pytest
 
+import scheduler.cpsat as cpsat
 from scheduler import objective
 from scheduler.check import violations
+from scheduler.cpsat import rules
 from scheduler.plan import Reason, Status
 from scheduler.problem import Block, BlockKind, Calendar, Job, Machine, Objective, Operation, Option, Placement, Problem
 from scheduler.solve import solve
@@ -216,3 +218,30 @@ def test_a_caller_hint_is_taken_and_the_answer_is_no_worse():
     first = solved(shop())
     again = solve(shop(), time_limit_s=10.0, workers=2, hint=first)
     assert violations(shop(), again) == [] and again.objective <= first.objective
+
+
+def test_without_time_for_cp_sat_the_greedy_plan_is_the_answer():
+    p = shop()
+    plan = solve(p, time_limit_s=0.0, workers=2)
+    assert plan.status is Status.FEASIBLE and plan.solver.startswith("greedy (")
+    assert violations(p, plan) == []
+
+
+def test_a_cp_sat_answer_that_breaks_a_rule_is_never_the_answer(monkeypatch):
+    """A model that forgot a rule (here, setups) finds a shorter plan; the checker turns it down."""
+    monkeypatch.setattr(cpsat, "RULES", tuple(r for r in rules.RULES if r is not rules.honour_setup_times))
+    jobs = [Job(f"j{i}", (op("a", "m1", setup_family=family),)) for i, family in enumerate(("pla", "petg", "pla"))]
+    p = problem(jobs, machines=(Machine("m1", setup_time=15),), objective=MAKESPAN)
+    plan = solve(p, time_limit_s=5.0, workers=2)
+    assert violations(p, plan) == []
+    assert plan.solver.startswith("greedy (cp-sat answer rejected")
+
+
+def test_a_very_late_operation_is_still_planned_rather_than_dropped():
+    machine = Machine("m1")
+    long_job = Job("late", (Operation("weld", (Option("m1", 10_000),)),), due=0, weight=3)
+    problem = Problem((machine,), (long_job,), horizon=20_000)
+    plan = solve(problem, time_limit_s=2.0, workers=1)
+    assert plan.unplanned == ()
+    assert plan.lateness["late"] == 10_000
+    assert violations(problem, plan) == []
