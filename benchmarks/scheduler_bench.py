@@ -50,8 +50,10 @@ def _greedy(problem: Problem) -> dict:
 
 
 def _is_first_plan(message: str) -> bool:
-    """A progress line announcing a plan: the greedy plan without violations, or a CP-SAT solution (`#1 ...`)."""
-    return (message.startswith("greedy:") and " 0 violations" in message) or bool(re.match(r"#\d", message))
+    """A progress line announcing a plan: the checked greedy plan (`greedy: objective N`; `None` when the
+    checker rejected it), or a CP-SAT solution (`#1 ...`)."""
+    return (message.startswith("greedy: objective ") and not message.startswith("greedy: objective None")) \
+        or bool(re.match(r"#\d", message))
 
 
 def _ours(problem: Problem, limit: float) -> dict:
