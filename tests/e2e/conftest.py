@@ -127,11 +127,3 @@ def save_screenshot(page: Page, name: str) -> Path | None:
 def screenshot() -> Callable[[Page, str], Path | None]:
     return save_screenshot
 
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    skipped = [report for report in terminalreporter.stats.get("skipped", [])
-               if CHROMIUM_MISSING in str(report.longrepr)]
-    if skipped:
-        terminalreporter.write_sep(
-            "!", f"{len(skipped)} browser tests SKIPPED: {CHROMIUM_MISSING} — apt-get install chromium",
-            red=True, bold=True)
