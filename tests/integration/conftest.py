@@ -131,3 +131,20 @@ def logged_in(client, login: str, password: str = PASSWORD):
     response = submit(client, "/login", {"login": login, "password": password})
     assert response.status_code == 302, f"login as {login} failed: {response.status_code}"
     return client
+
+
+@pytest.fixture
+def steward(session, client):
+    """A commune with site `north`, and the client logged in as a steward."""
+    make_commune_with_site(session, "north")
+    make_user(session, "steward", login="sam")
+    return logged_in(client, "sam")
+
+
+@pytest.fixture
+def member(session, client):
+    """A commune with site `north` and co-op `spokes`, and the client logged in as one of its members."""
+    make_commune_with_site(session, "north")
+    make_coop(session, "spokes")
+    make_user(session, "member", coop="spokes", login="mia")
+    return logged_in(client, "mia")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from sqlalchemy import select
 
 from factory.models import ApiToken
@@ -16,9 +15,6 @@ from factory.services.tokens import create_token
 from tests.integration.conftest import (
     PASSWORD,
     field_errors,
-    logged_in,
-    make_commune_with_site,
-    make_coop,
     make_user,
     sqlite_only,
     submit,
@@ -71,15 +67,6 @@ def can_log_in(app, login: str, password: str) -> bool:
 def token_row(session, token_id: int) -> ApiToken:
     session.expire_all()
     return session.scalars(select(ApiToken).where(ApiToken.id == token_id)).one()
-
-
-@pytest.fixture
-def member(session, client):
-    """A commune with co-op `spokes`, and the client logged in as its member `mia`."""
-    make_commune_with_site(session, "north")
-    make_coop(session, "spokes")
-    make_user(session, "member", coop="spokes", login="mia")
-    return logged_in(client, "mia")
 
 
 # --- the page ------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -13,39 +15,35 @@ from factory.models import Base
 MODEL_TABLES = set(Base.metadata.tables)
 
 
-def _tables(url: str) -> set[str]:
+@contextmanager
+def _connected(url: str):
+    """A connection to the database at `url`, its engine disposed afterwards."""
     engine = factory.db.make_engine(url)
     try:
-        return set(inspect(engine).get_table_names())
+        with engine.connect() as connection:
+            yield connection
     finally:
         engine.dispose()
+
+
+def _tables(url: str) -> set[str]:
+    with _connected(url) as connection:
+        return set(inspect(connection).get_table_names())
 
 
 def _schema_diff(url: str) -> list:
-    engine = factory.db.make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    finally:
-        engine.dispose()
+    with _connected(url) as connection:
+        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
 
 
 def _current_revisions(url: str) -> set[str]:
-    engine = factory.db.make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return set(MigrationContext.configure(connection).get_current_heads())
-    finally:
-        engine.dispose()
+    with _connected(url) as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
 
 
 def _alembic_version_rows(url: str) -> list:
-    engine = factory.db.make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(select(table("alembic_version", column("version_num")))))
-    finally:
-        engine.dispose()
+    with _connected(url) as connection:
+        return list(connection.execute(select(table("alembic_version", column("version_num")))))
 
 
 def _head(url: str) -> str:
@@ -71,13 +69,10 @@ def test_check_constraints_match_models(empty_db_url):
     """Autogenerate does not compare CHECK constraints, so compare their names here."""
     factory.db.upgrade(empty_db_url)
 
-    engine = factory.db.make_engine(empty_db_url)
-    try:
-        inspector = inspect(engine)
+    with _connected(empty_db_url) as connection:
+        inspector = inspect(connection)
         in_database = {name: {check["name"] for check in inspector.get_check_constraints(name)}
                        for name in MODEL_TABLES}
-    finally:
-        engine.dispose()
     in_models = {name: {str(c.name) for c in Base.metadata.tables[name].constraints
                         if isinstance(c, CheckConstraint)} for name in MODEL_TABLES}
     assert in_database == in_models

@@ -44,23 +44,6 @@ def site_form(**overrides) -> dict:
             **week, "hours_sat": "closed", "hours_sun": "", **overrides}
 
 
-@pytest.fixture
-def steward(session, client):
-    """A commune with site `north`, and the client logged in as a steward."""
-    make_commune_with_site(session, "north")
-    make_user(session, "steward", login="sam")
-    return logged_in(client, "sam")
-
-
-@pytest.fixture
-def member(session, client):
-    """A commune with site `north` and co-op `spokes`, and the client logged in as one of its members."""
-    make_commune_with_site(session, "north")
-    make_coop(session, "spokes")
-    make_user(session, "member", coop="spokes", login="mia")
-    return logged_in(client, "mia")
-
-
 # --- logging in ----------------------------------------------------------------------------------------
 
 def test_login_with_a_wrong_password_shows_an_error_and_answers_422(session, client):
