@@ -5,8 +5,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 export FACTORY_INSTANCE_DIR ?= $(CURDIR)/instance
-# System packages the tests drive for real: a browser and a database server (Mosquitto comes with telemetry).
-TEST_DEBS := chromium postgresql
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
@@ -35,6 +33,8 @@ system-packages:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	[ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$$missing postgresql"; \
+	[ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v mosquitto_sub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing with apt-get"; \

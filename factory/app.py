@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.teardown_appcontext(_close_session)
 
     from factory.api import api
-    from factory.web import account, auth, errors, filters, machines, registry
+    from factory.web import account, auth, errors, filters, machines, metrics, registry
 
     csrf.exempt(api)  # the API authenticates every request with a bearer token, not a cookie
 
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(account.bp)
     app.register_blueprint(machines.bp)
     app.register_blueprint(registry.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(api)
     return app
 

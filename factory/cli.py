@@ -5,39 +5,14 @@ from __future__ import annotations
 import sys
 
 import click
-from sqlalchemy.engine import make_url
 
 from factory import db as database
 from factory.app import create_app
-from factory.domain.errors import DomainError
+from factory.cli_support import Context, or_fail, pass_context, shown
 from factory.seed import DEMO_LOGINS, seed_demo_commune
 from factory.services.tokens import create_token, list_tokens, revoke_token
 from factory.services.users import UserDraft, create_user
-from factory.settings import ConfigError, Settings
-
-
-class Context:
-    """Settings read once; the engine made only when a command needs it."""
-
-    def __init__(self) -> None:
-        self.settings = Settings.from_env()
-        self._engine = None
-        self._sessions = None
-
-    def session(self):
-        if self._sessions is None:
-            self._engine = database.make_engine(self.settings.database_url)
-            self._sessions = database.make_sessionmaker(self._engine)
-        return self._sessions()
-
-    def close(self) -> None:
-        """Close the engine's pooled connections when the command ends (not at garbage collection)."""
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = self._sessions = None
-
-
-pass_context = click.make_pass_decorator(Context)
+from factory.settings import ConfigError
 
 
 @click.group()
@@ -66,7 +41,7 @@ def run(ctx: Context, host: str, port: int, debug: bool) -> None:
 def init_db(ctx: Context) -> None:
     """Create or migrate the database to the newest schema."""
     database.upgrade(ctx.settings.database_url)
-    click.echo(f"database at {_shown(ctx.settings.database_url)} is at the newest schema")
+    click.echo(f"database at {shown(ctx.settings.database_url)} is at the newest schema")
 
 
 @cli.command("seed-demo")
@@ -92,7 +67,7 @@ def create_user_command(ctx: Context, login: str, role: str, coop: str | None, d
                         password: str) -> None:
     """Add a login."""
     with ctx.session() as session:
-        user = _or_fail(lambda: create_user(session, UserDraft(login, role, display_name, coop, True, password)))
+        user = or_fail(lambda: create_user(session, UserDraft(login, role, display_name, coop, True, password)))
     click.echo(f"user {user.login} ({user.role}) created")
 
 
@@ -103,7 +78,7 @@ def create_user_command(ctx: Context, login: str, role: str, coop: str | None, d
 def create_token_command(ctx: Context, login: str, name: str) -> None:
     """Issue an API token for LOGIN and print it once; only its digest is kept."""
     with ctx.session() as session:
-        _, plain = _or_fail(lambda: create_token(session, login, name))
+        _, plain = or_fail(lambda: create_token(session, login, name))
     click.echo(plain)
 
 
@@ -113,7 +88,7 @@ def create_token_command(ctx: Context, login: str, name: str) -> None:
 def list_tokens_command(ctx: Context, login: str) -> None:
     """List LOGIN's API tokens: id, name, prefix, last use, revoked."""
     with ctx.session() as session:
-        for token in _or_fail(lambda: list_tokens(session, login)):
+        for token in or_fail(lambda: list_tokens(session, login)):
             used = token.last_used_at.strftime("%Y-%m-%d %H:%M") if token.last_used_at else "never"
             state = "revoked" if token.revoked_at else "active"
             click.echo(f"{token.id:>5}  {token.prefix}…  {state:<8} last used {used:<16}  {token.name}")
@@ -125,20 +100,14 @@ def list_tokens_command(ctx: Context, login: str) -> None:
 def revoke_token_command(ctx: Context, token_id: int) -> None:
     """Revoke the API token TOKEN_ID (see list-tokens); requests with it then get 401."""
     with ctx.session() as session:
-        token = _or_fail(lambda: revoke_token(session, token_id))
+        token = or_fail(lambda: revoke_token(session, token_id))
         click.echo(f"token {token.id} ({token.name}) of {token.user.login} is revoked")
 
 
-def _or_fail(action):
-    try:
-        return action()
-    except DomainError as exc:
-        where = f" ({exc.field})" if exc.field else ""
-        raise click.ClickException(f"{exc.message}{where}") from exc
+from factory.cli_telemetry import COMMANDS  # noqa: E402  (commands that need the group defined above)
 
-
-def _shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+for command in COMMANDS:
+    cli.add_command(command)
 
 
 def main() -> None:

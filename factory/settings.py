@@ -25,6 +25,8 @@ class Settings:
     mqtt_url: str
     instance_dir: Path
     display_time_zone: str = "UTC"
+    telemetry_raw_hours: int = 48
+    telemetry_keep_days: int = 90
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -46,7 +48,20 @@ class Settings:
         secret_key = env.get("FACTORY_SECRET_KEY") or _instance_secret(instance_dir)
         if len(secret_key) < 16:
             raise ConfigError("FACTORY_SECRET_KEY must be at least 16 characters")
-        return cls(database_url, secret_key, mqtt_url, instance_dir, tz)
+        raw_hours = _positive_int(env, "FACTORY_TELEMETRY_RAW_HOURS", 48)
+        keep_days = _positive_int(env, "FACTORY_TELEMETRY_KEEP_DAYS", 90)
+        if keep_days * 24 < raw_hours:
+            raise ConfigError("FACTORY_TELEMETRY_KEEP_DAYS must cover FACTORY_TELEMETRY_RAW_HOURS")
+        return cls(database_url, secret_key, mqtt_url, instance_dir, tz, raw_hours, keep_days)
+
+
+def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
+    value = env.get(key)
+    if value is None or value == "":
+        return default
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ConfigError(f"{key} must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 def _instance_secret(instance_dir: Path) -> str:

@@ -1,18 +1,24 @@
-"""`firmware-bridge`: its command line (DESIGN.md 4.2).
-
-The serial <-> MQTT loop arrives with the telemetry issue; until then the command checks its
-arguments and says plainly that it cannot bridge yet, rather than pretending to run.
-"""
+"""`firmware-bridge`: its command line (DESIGN.md 4.2)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import re
+import signal
 import sys
-from urllib.parse import urlsplit
+from pathlib import Path
+
+from drivers.grbl import GrblDriver
+from drivers.marlin import MarlinDriver
+from drivers.messages import StateMessage, encode, topic
+from drivers.mqtt import ClientOptions, MqttClient, parse_broker_url
+from drivers.states import MachineState
+from firmware_bridge.bridge import Bridge, BridgeConfig, now
+from firmware_bridge.spool import DEFAULT_LIMIT, Spool
 
 ID = re.compile(r"^[a-z0-9-]{1,64}$")
-NOT_YET = 3
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,9 +29,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", required=True, choices=["marlin", "grbl"])
     p.add_argument("--site", required=True, type=_identifier)
     p.add_argument("--machine", required=True, type=_identifier)
-    p.add_argument("--broker", required=True, type=_broker, help="mqtt://USER:PASS@HOST:PORT")
-    p.add_argument("--spool", default=None, help="directory for messages kept while the broker is away")
-    p.add_argument("--interval", type=float, default=2.0, help="seconds between status polls")
+    p.add_argument("--broker", required=True, type=_broker, help="mqtt://USER:PASS@HOST:PORT or mqtts://...")
+    p.add_argument("--spool", default=None, type=Path,
+                   help="directory for messages kept while the broker is away (default ~/.cache/firmware-bridge/ID)")
+    p.add_argument("--spool-limit", type=int, default=DEFAULT_LIMIT, help="most messages the spool keeps")
+    p.add_argument("--interval", type=_interval, default=2.0, help="seconds between status polls")
+    p.add_argument("--verbose", action="store_true")
     return p
 
 
@@ -35,17 +44,47 @@ def _identifier(value: str) -> str:
     return value
 
 
-def _broker(value: str) -> str:
-    if urlsplit(value).scheme not in ("mqtt", "mqtts") or not urlsplit(value).hostname:
-        raise argparse.ArgumentTypeError(f"{value!r}: expected mqtt://USER:PASS@HOST:PORT or mqtts://...")
-    return value
+def _broker(value: str):
+    try:
+        return parse_broker_url(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value.split('@')[-1]!r}: {exc}") from None
+
+
+def _interval(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0.1 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"{value!r}: give seconds between 0.1 and 3600")
+    return seconds
+
+
+DRIVERS = {"marlin": MarlinDriver, "grbl": GrblDriver}
+
+
+def build(args: argparse.Namespace) -> Bridge:
+    """The bridge for parsed arguments: client with a retained `offline` will, spool, driver factory."""
+    spool_dir = args.spool or Path(os.path.expanduser("~/.cache/firmware-bridge")) / args.machine
+    will = StateMessage(args.machine, now(), 0, MachineState.OFFLINE, detail="bridge connection lost")
+    client = MqttClient(args.broker, f"bridge-{args.site}-{args.machine}",
+                        will=(topic(args.site, args.machine, "state"), encode(will)), options=ClientOptions())
+    config = BridgeConfig(args.serial, args.site, args.machine, args.baud, args.interval)
+    return Bridge(config, DRIVERS[args.protocol], client, Spool(spool_dir, limit=args.spool_limit))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    print(f"firmware-bridge: {args.protocol} bridging for {args.site}/{args.machine} is not built yet "
-          "(see the telemetry issue); nothing was opened.", file=sys.stderr)
-    return NOT_YET
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    bridge = build(args)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: bridge.stop())
+    logging.getLogger("firmware_bridge").info("bridging %s (%s) to %s as %s/%s", args.serial, args.protocol,
+                                              args.broker.url(), args.site, args.machine)
+    bridge.run()
+    return 0
 
 
 if __name__ == "__main__":

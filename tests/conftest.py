@@ -6,6 +6,8 @@
 - `sqlite_url`: a migrated SQLite database URL, for tests that need not run on both.
 - `empty_db_url`: an empty (unmigrated) database URL on both, for migration tests.
 - `engine` / `session`: built on `db_url`, disposed / closed after the test.
+- `mosquitto_factory`: makes real Mosquitto brokers on free loopback ports, removed after the test.
+  Missing Mosquitto skips those tests loudly, or fails them when CI=true.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 import factory.db
 from tests.support.databases import PostgresTemplate, SqliteTemplate
 from tests.support.databases import sqlite_url as _sqlite_file_url
+from tests.support.mosquitto import MOSQUITTO_MISSING, BrokerFactory, require_mosquitto
 from tests.support.postgres import PostgresServer, postgres_available
 
 POSTGRES_MISSING = "PostgreSQL 15 NOT AVAILABLE"
@@ -93,9 +96,18 @@ def session(engine):
     session.close()
 
 
+@pytest.fixture
+def mosquitto_factory():
+    require_mosquitto()
+    factory = BrokerFactory()
+    yield factory
+    factory.cleanup()
+
+
 # Skips that mean a real part of the system went untested: (marker in the skip reason, what to install).
 MISSING_SERVICES = [(POSTGRES_MISSING, "install package postgresql"),
-                    ("CHROMIUM NOT INSTALLED", "apt-get install chromium")]
+                    ("CHROMIUM NOT INSTALLED", "apt-get install chromium"),
+                    (MOSQUITTO_MISSING, "apt-get install mosquitto mosquitto-clients")]
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -50,6 +50,13 @@ def machine_json(machine: Machine, currency: str | None) -> dict:
         },
         "state": machine.state,
         "state_since": rfc3339(machine.state_since),
+        "available": machine.available,
+        "job": machine.job,
+        "progress": machine.progress,
+        "state_detail": machine.state_detail,
+        "last_seen": rfc3339(machine.last_seen) if machine.last_seen else None,
+        "metrics": machine.metrics or {},
+        "metrics_at": rfc3339(machine.metrics_at) if machine.metrics_at else None,
         "notes": machine.notes,
     }
 

@@ -59,6 +59,27 @@ SPEC = {
                 "404": _error("no machine with this id"),
             },
         }},
+        "/machines/{machine_id}/telemetry": {"get": {
+            "operationId": "getMachineTelemetry",
+            "summary": "A machine's telemetry samples in a time window, oldest first",
+            "description": "Raw samples for the last hours; older ones are means over buckets "
+                           "(`resolution_s`), and samples past the retention period are gone.",
+            "parameters": [
+                {"name": "machine_id", "in": "path", "required": True,
+                 "schema": {"type": "string", "pattern": "^[a-z0-9-]{1,64}$"}},
+                _query("since", "RFC 3339 time, inclusive; default six hours before `until`"),
+                _query("until", "RFC 3339 time, exclusive; default now"),
+                _query("metric", "a metric name such as hotend_c; repeat or separate by commas for several"),
+            ],
+            "responses": {
+                "200": {"description": "the samples", "content": {"application/json": {"schema": {
+                    "$ref": "#/components/schemas/Telemetry"}}}},
+                "400": _error("a malformed time, a window that ends before it starts or spans over 31 days, "
+                              "a malformed metric name"),
+                "401": _error("no token, or a revoked or unknown one"),
+                "404": _error("no machine with this id"),
+            },
+        }},
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document", "security": [],
             "responses": {"200": {"description": "OpenAPI 3.1 document",
@@ -96,7 +117,31 @@ SPEC = {
                         "date": {"type": ["string", "null"], "format": "date"}}},
                     "state": {"type": "string", "enum": [s.value for s in MachineState]},
                     "state_since": {"type": "string", "format": "date-time"},
+                    "available": {"type": "boolean", "description": "false when offline, in fault or maintenance"},
+                    "job": {"type": ["string", "null"], "description": "the job the machine last reported"},
+                    "progress": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                    "state_detail": {"type": "string"},
+                    "last_seen": {"type": ["string", "null"], "format": "date-time",
+                                  "description": "when the ingest last heard from the machine"},
+                    "metrics": {"type": "object", "additionalProperties": {"type": "number"},
+                                "description": "latest value of each metric, e.g. hotend_c"},
+                    "metrics_at": {"type": ["string", "null"], "format": "date-time"},
                     "notes": {"type": "string"},
+                },
+            },
+            "Telemetry": {
+                "type": "object", "required": ["machine", "since", "until", "samples", "truncated"],
+                "properties": {
+                    "machine": {"type": "string"},
+                    "since": {"type": "string", "format": "date-time"},
+                    "until": {"type": "string", "format": "date-time"},
+                    "truncated": {"type": "boolean", "description": "more samples exist; ask a shorter window"},
+                    "samples": {"type": "array", "items": {
+                        "type": "object", "required": ["ts", "metrics", "resolution_s"],
+                        "properties": {"ts": {"type": "string", "format": "date-time"},
+                                       "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+                                       "resolution_s": {"type": "integer",
+                                                        "description": "0 as received, else bucket width"}}}},
                 },
             },
         },

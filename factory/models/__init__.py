@@ -3,7 +3,8 @@
 from factory.models.base import Base, UTCDateTime, utcnow
 from factory.models.commune import Commune, Coop, Member, OpeningHours, Site
 from factory.models.machines import Machine, MachineStateChange
+from factory.models.telemetry import IngestCounter, MachineCredential, MachineEvent, TelemetrySample
 from factory.models.users import ApiToken, User
 
-__all__ = ["ApiToken", "Base", "Commune", "Coop", "Machine", "MachineStateChange", "Member", "OpeningHours",
-           "Site", "UTCDateTime", "User", "utcnow"]
+__all__ = ["ApiToken", "Base", "Commune", "Coop", "IngestCounter", "Machine", "MachineCredential", "MachineEvent",
+           "MachineStateChange", "Member", "OpeningHours", "Site", "TelemetrySample", "UTCDateTime", "User", "utcnow"]

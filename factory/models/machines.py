@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from factory.domain.capabilities import Capabilities
+from factory.domain.vocabulary import MachineState
 from factory.models.base import Base, UTCDateTime, utcnow
 from factory.models.commune import Site
 
@@ -42,12 +43,24 @@ class Machine(Base):
     acquired_on: Mapped[date | None] = mapped_column(Date)
     state: Mapped[str] = mapped_column(String(16), default="offline", index=True)
     state_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the machine last said about itself (DESIGN.md 4.1); null until it first reports.
+    job: Mapped[str | None] = mapped_column(String(500))
+    progress: Mapped[float | None] = mapped_column(Float)
+    state_detail: Mapped[str] = mapped_column(Text, default="")
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    metrics: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    metrics_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     site: Mapped[Site] = relationship(back_populates="machines")
     state_changes: Mapped[list[MachineStateChange]] = relationship(
         back_populates="machine", order_by="MachineStateChange.at.desc()", cascade="all, delete-orphan")
+
+    @property
+    def available(self) -> bool:
+        """Whether the planner may use the machine now: not `offline`, `fault` or `maintenance`."""
+        return MachineState(self.state).available
 
     @property
     def capabilities(self) -> Capabilities:

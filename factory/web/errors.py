@@ -17,7 +17,7 @@ def error_body(code: str, message: str, field: str | None = None) -> dict:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith(("/api/", "/metrics"))
 
 
 def register(app: Flask) -> None:

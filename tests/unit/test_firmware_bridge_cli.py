@@ -1,22 +1,26 @@
 import pytest
 
-from firmware_bridge.cli import NOT_YET, main
+from firmware_bridge.cli import parser
 
 GOOD = ["--serial", "loop://", "--protocol", "marlin", "--site", "leipzig", "--machine", "prusa-mk4-1",
         "--broker", "mqtt://bridge:secret@127.0.0.1:1883"]
 
 
-def test_bridge_says_plainly_that_it_cannot_bridge_yet(capsys):
-    assert main(GOOD) == NOT_YET
-    assert "not built yet" in capsys.readouterr().err
+def test_bridge_arguments_parse_into_a_broker_address_and_defaults():
+    args = parser().parse_args(GOOD)
+    assert (args.broker.host, args.broker.port, args.broker.username) == ("127.0.0.1", 1883, "bridge")
+    assert (args.baud, args.interval, args.spool) == (115200, 2.0, None)
 
 
 @pytest.mark.parametrize(("flag", "value"), [
-    ("--machine", "Prusa/1"), ("--site", "#"), ("--broker", "http://x"), ("--protocol", "klipper")])
+    ("--machine", "Prusa/1"), ("--site", "#"), ("--broker", "http://x"), ("--protocol", "klipper"),
+    ("--interval", "0"), ("--interval", "soon"), ("--broker", "mqtt://:pw@host:1883")])
 def test_bridge_refuses_arguments_that_would_break_the_topic_or_connection(flag, value, capsys):
-    argv = list(GOOD)
+    argv = list(GOOD) + ["--interval", "2"]
     argv[argv.index(flag) + 1] = value
     with pytest.raises(SystemExit) as raised:
-        main(argv)
+        parser().parse_args(argv)
     assert raised.value.code == 2
-    assert flag.lstrip("-") in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert flag.lstrip("-") in err
+    assert "pw" not in err or flag != "--broker"

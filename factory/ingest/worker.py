@@ -1,0 +1,102 @@
+"""`factory ingest`: the MQTT worker that stores what machines report.
+
+Subscribes to `$share/ingest/mf/#` (several workers split the load; the broker gives each message to one),
+hands arrivals to the Batcher, stores a batch at least every `FLUSH_S` or every `MAX_BATCH` messages, and
+acknowledges messages only once their batch is committed. Every few seconds it writes its counters for
+`GET /metrics`, and every few minutes it downsamples and prunes old samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy.orm import sessionmaker
+
+from drivers.mqtt import BrokerAddress, ClientOptions, InboundMessage, MqttClient
+from factory.ingest.batcher import Arrival, Batcher
+from factory.services.telemetry import Retention, downsample_and_prune, flush_counters
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTION = "$share/ingest/mf/#"
+FLUSH_S = 0.05
+COUNTERS_EVERY_S = 2.0
+RETENTION_EVERY_S = 600.0
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    name: str = ""
+    client_id: str = ""
+    retention: Retention = Retention()
+    max_inflight: int = 2000
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class IngestWorker:
+    def __init__(self, sessions: sessionmaker, address: BrokerAddress, options: WorkerOptions = WorkerOptions()):
+        self.name = options.name or default_worker_name()
+        self.sessions = sessions
+        self.retention = options.retention
+        self.batcher = Batcher(sessions)
+        client_id = options.client_id or f"factory-ingest-{self.name}"
+        self.client = MqttClient(address, client_id, options=ClientOptions(
+            max_inflight=options.max_inflight, session_expiry_s=7 * 86_400, manual_ack=True))
+        self.client.subscribe(SUBSCRIPTION, self._arrive)
+        self._stop = threading.Event()
+        self._counters_at = 0.0
+        self._retention_at = time.monotonic()
+
+    def _arrive(self, message: InboundMessage) -> None:
+        self.batcher.arrive(Arrival(message.topic, message.payload, message.ack))
+
+    def run(self) -> None:
+        """Work until `stop()`; the caller's thread does the storing, paho's thread the receiving."""
+        self.client.start()
+        log.info("ingest worker %s subscribed to %s", self.name, SUBSCRIPTION)
+        try:
+            while not self._stop.is_set():
+                self.step()
+        finally:
+            self.step()  # store and acknowledge what already arrived
+            self.client.stop()
+            self.flush_counters()
+            log.info("ingest worker %s stopped", self.name)
+
+    def step(self) -> None:
+        self.batcher.wakeup.wait(FLUSH_S)
+        self.batcher.wakeup.clear()
+        while self.batcher.drain():
+            pass
+        now = time.monotonic()
+        if now - self._counters_at >= COUNTERS_EVERY_S:
+            self.flush_counters()
+            self._counters_at = now
+        if now - self._retention_at >= RETENTION_EVERY_S:
+            self._retention_at = now
+            with self.sessions() as session:
+                folded, pruned = downsample_and_prune(session, self.retention)
+            if folded or pruned:
+                log.info("telemetry retention: %d samples folded into means, %d deleted", folded, pruned)
+
+    def flush_counters(self) -> None:
+        gate = self.batcher.gate
+        values = {"accepted": gate.accepted, "lag_seconds": self.batcher.lag_s,
+                  **{f"dropped:{reason}": count for reason, count in gate.dropped.items()}}
+        try:
+            with self.sessions() as session:
+                flush_counters(session, self.name, values)
+        except Exception:  # counters are worth less than the messages: never stop the worker for them
+            log.exception("could not write the ingest counters")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.batcher.wakeup.set()

@@ -1,0 +1,204 @@
+"""Storing what machines report and reading it back: samples, events, state, retention.
+
+The ingest worker hands `record_messages` a batch of already validated messages (drivers.messages); one
+call is one transaction. Duplicates that slipped past the worker's memory (another worker, a restart) are
+stopped by the unique `(machine, seq, ts)` keys and reported back, so nothing is stored twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from drivers.messages import EventMessage, MachineMessage, StateMessage, TelemetryMessage
+from drivers.states import MachineState
+from factory.domain.errors import InvalidParameter
+from factory.models import IngestCounter, Machine, MachineEvent, MachineStateChange, TelemetrySample, utcnow
+
+TELEMETRY_SOURCE = "telemetry"
+MAX_SAMPLES = 5000
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    stored: int
+    duplicates: int
+    state_changes: list[tuple[str, str, str]]  # (machine, from, to) — the planner's re-plan triggers
+
+
+def _insert(session: Session, model):
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(model).on_conflict_do_nothing(index_elements=["machine_id", "seq", "ts"])
+
+
+def _insert_ignoring_duplicates(session: Session, model, rows: list[dict]) -> int:
+    """Insert rows, skipping those whose (machine, seq, ts) exists; returns how many were new."""
+    if not rows:
+        return 0
+    inserted = session.execute(_insert(session, model).returning(model.id), rows).all()
+    return len(inserted)
+
+
+def record_messages(session: Session, messages: Sequence[MachineMessage], *, received_at=None) -> RecordResult:
+    """Store a batch of validated machine messages in one transaction and commit it."""
+    received_at = received_at or utcnow()
+    samples = [{"machine_id": m.machine, "ts": m.ts, "seq": m.seq, "resolution_s": 0, "metrics": dict(m.metrics)}
+               for m in messages if isinstance(m, TelemetryMessage)]
+    events = [{"machine_id": m.machine, "ts": m.ts, "seq": m.seq, "event": m.event.value, "job": m.job,
+               "code": m.code, "detail": m.detail, "received_at": received_at}
+              for m in messages if isinstance(m, EventMessage)]
+    stored = _insert_ignoring_duplicates(session, TelemetrySample, samples)
+    stored += _insert_ignoring_duplicates(session, MachineEvent, events)
+    states = [m for m in messages if isinstance(m, StateMessage)]
+    changes = _apply_states_and_latest(session, messages, states, received_at)
+    session.commit()
+    duplicates = len(samples) + len(events) - stored
+    return RecordResult(stored + len(states), duplicates, changes)
+
+
+def _apply_states_and_latest(session: Session, messages: Sequence[MachineMessage], states: list[StateMessage],
+                             received_at: datetime) -> list[tuple[str, str, str]]:
+    by_machine: dict[str, list[MachineMessage]] = defaultdict(list)
+    for message in messages:
+        by_machine[message.machine].append(message)
+    machines = {m.id: m for m in session.scalars(select(Machine).where(Machine.id.in_(by_machine)))}
+    changes = []
+    for machine_id, own in by_machine.items():
+        machine = machines[machine_id]
+        machine.last_seen = max(filter(None, (machine.last_seen, received_at)))
+        for message in own:
+            newer = machine.metrics_at is None or message.ts >= machine.metrics_at
+            if isinstance(message, TelemetryMessage) and newer:
+                machine.metrics = {**(machine.metrics or {}), **message.metrics}
+                machine.metrics_at = message.ts
+            elif isinstance(message, StateMessage):
+                change = _apply_state(session, machine, message, received_at)
+                if change:
+                    changes.append(change)
+    return changes
+
+
+def _apply_state(session: Session, machine: Machine, message: StateMessage,
+                 received_at: datetime) -> tuple[str, str, str] | None:
+    """A newer state moves the machine and its history; an older one (a late replay) changes nothing.
+
+    A retained last will `offline` carries the time its client connected, not when it vanished: the broker
+    sends it at the disconnection, so it counts from when it arrived.
+    """
+    at = message.ts
+    if message.state is MachineState.OFFLINE and at < machine.state_since:
+        at = max(received_at, machine.state_since)
+    if at < machine.state_since:
+        return None
+    machine.job, machine.progress, machine.state_detail = message.job, message.progress, message.detail
+    if message.state.value == machine.state:
+        return None
+    previous = machine.state
+    session.add(MachineStateChange(machine_id=machine.id, from_state=previous, to_state=message.state.value,
+                                   at=at, source=TELEMETRY_SOURCE, reason=message.detail[:500]))
+    machine.state, machine.state_since = message.state.value, at
+    return machine.id, previous, message.state.value
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sample:
+    ts: datetime
+    metrics: dict[str, float]
+    resolution_s: int
+
+
+def samples(session: Session, machine_id: str, *, since: datetime, until: datetime,
+            metrics: Iterable[str] = (), limit: int = MAX_SAMPLES) -> list[Sample]:
+    """Samples of one machine in [since, until), oldest first, keeping only `metrics` when given."""
+    if until <= since:
+        raise InvalidParameter("`until` must be after `since`", field="until")
+    wanted = set(metrics)
+    rows = session.execute(
+        select(TelemetrySample.ts, TelemetrySample.metrics, TelemetrySample.resolution_s)
+        .where(TelemetrySample.machine_id == machine_id, TelemetrySample.ts >= since, TelemetrySample.ts < until)
+        .order_by(TelemetrySample.ts).limit(limit))
+    found = []
+    for ts, values, resolution in rows:
+        kept = {k: v for k, v in values.items() if not wanted or k in wanted}
+        if kept:
+            found.append(Sample(ts, kept, resolution))
+    return found
+
+
+def events(session: Session, machine_id: str, *, limit: int = 20) -> list[MachineEvent]:
+    return list(session.scalars(select(MachineEvent).where(MachineEvent.machine_id == machine_id)
+                                .order_by(MachineEvent.ts.desc()).limit(limit)))
+
+
+# --- retention ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Retention:
+    """Raw samples kept `raw_hours`, then as `bucket_s` means until `keep_days`, then deleted."""
+
+    raw_hours: int = 48
+    keep_days: int = 90
+    bucket_s: int = 300
+
+
+def downsample_and_prune(session: Session, retention: Retention, *, now: datetime | None = None) -> tuple[int, int]:
+    """Replace raw samples older than the raw window by per-bucket means; delete what is past keeping.
+
+    Returns (raw samples folded into means, samples deleted for age). Idempotent: a second run finds nothing.
+    """
+    now = now or utcnow()
+    raw_cutoff = now - timedelta(hours=retention.raw_hours)
+    raw_cutoff -= timedelta(seconds=raw_cutoff.timestamp() % retention.bucket_s)  # fold whole buckets only
+    keep_cutoff = now - timedelta(days=retention.keep_days)
+    old = session.execute(select(TelemetrySample.id, TelemetrySample.machine_id, TelemetrySample.ts,
+                                 TelemetrySample.metrics)
+                          .where(TelemetrySample.resolution_s == 0, TelemetrySample.ts < raw_cutoff)
+                          .order_by(TelemetrySample.machine_id, TelemetrySample.ts)).all()
+    buckets: dict[tuple[str, datetime], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for _, machine_id, ts, values in old:
+        start = ts - timedelta(seconds=ts.timestamp() % retention.bucket_s)
+        for name, value in values.items():
+            buckets[machine_id, start][name].append(value)
+    session.add_all(TelemetrySample(machine_id=machine_id, ts=start, seq=None, resolution_s=retention.bucket_s,
+                                    metrics={k: round(sum(v) / len(v), 3) for k, v in values.items()})
+                    for (machine_id, start), values in buckets.items())
+    ids = [row.id for row in old]
+    for chunk in range(0, len(ids), 5000):
+        session.execute(delete(TelemetrySample).where(TelemetrySample.id.in_(ids[chunk:chunk + 5000])))
+    pruned = session.execute(delete(TelemetrySample).where(TelemetrySample.ts < keep_cutoff)).rowcount
+    session.execute(delete(MachineEvent).where(MachineEvent.ts < keep_cutoff))
+    session.commit()
+    return len(ids), pruned
+
+
+def sample_count(session: Session, machine_id: str | None = None) -> int:
+    query = select(func.count()).select_from(TelemetrySample)
+    if machine_id:
+        query = query.where(TelemetrySample.machine_id == machine_id)
+    return session.scalar(query)
+
+
+# --- the ingest's counters ----------------------------------------------------------------------------------
+
+def flush_counters(session: Session, worker: str, values: dict[str, float]) -> None:
+    """Store a worker's current totals (replacing its previous ones) so `GET /metrics` can sum workers."""
+    now = utcnow()
+    existing = {c.name: c for c in session.scalars(select(IngestCounter).where(IngestCounter.worker == worker))}
+    for name, value in values.items():
+        counter = existing.get(name) or IngestCounter(worker=worker, name=name)
+        counter.value, counter.updated_at = float(value), now
+        session.add(counter)
+    session.commit()
+
+
+def ingest_counters(session: Session) -> list[IngestCounter]:
+    return list(session.scalars(select(IngestCounter).order_by(IngestCounter.name, IngestCounter.worker)))

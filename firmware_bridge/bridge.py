@@ -1,0 +1,220 @@
+"""The bridge loop: one machine's serial port on one side, DESIGN.md 4.1 messages on the other.
+
+The serial thread owns the port and the firmware driver (drivers.marlin / drivers.grbl, sans-IO): it opens
+the port with `serial.serial_for_url`, writes the handshake, feeds each received line to the driver, polls
+every `interval`, and executes commands queued by the MQTT thread. Everything it has to say goes into the
+disk spool; the Sender moves the spool to the broker. When the port vanishes (USB unplugged, board reset)
+the machine is reported `offline` and the port is reopened every second until it is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import serial
+
+from drivers.firmware import FirmwareDriver, MachineEvent, ResetDetected, Snapshot, StateChanged, UnsupportedCommand
+from drivers.messages import (
+    Channel,
+    CommandAck,
+    CommandMessage,
+    EventMessage,
+    MessageError,
+    StateMessage,
+    TelemetryMessage,
+    decode,
+    encode,
+    topic,
+)
+from drivers.mqtt import InboundMessage, MqttClient
+from drivers.states import MachineState
+from firmware_bridge.sender import Sender
+from firmware_bridge.spool import Spool, SpoolFull
+
+log = logging.getLogger(__name__)
+
+REOPEN_S = 1.0
+READ_TIMEOUT_S = 0.1
+MAX_LINE = 1024
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    port: str
+    site: str
+    machine: str
+    baud: int = 115200
+    interval_s: float = 2.0
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Bridge:
+    def __init__(self, config: BridgeConfig, make_driver: Callable[[], FirmwareDriver], client: MqttClient,
+                 spool: Spool):
+        self.config = config
+        self.make_driver = make_driver
+        self.driver = make_driver()
+        self.client = client
+        self.spool = spool
+        self.sender = Sender(spool, client)
+        self.commands: queue.Queue[CommandMessage] = queue.Queue()
+        self.bad_commands = 0
+        self.port_losses = 0
+        self._seq = int(time.time() * 1000)  # increasing across restarts of the bridge, too
+        self._stop = threading.Event()
+        self._port: serial.SerialBase | None = None
+        client.subscribe(self._topic(Channel.CMD), self._on_command)
+
+    # --- outgoing messages ---
+
+    def _topic(self, channel: Channel) -> str:
+        return topic(self.config.site, self.config.machine, channel)
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _spool(self, message, *, important: bool) -> None:
+        try:
+            self.spool.put(self._topic(message.channel), encode(message), retain=message.channel is Channel.STATE,
+                           important=important)
+        except SpoolFull:
+            return
+        self.sender.wakeup.set()
+
+    def publish_state(self, snapshot: Snapshot, *, state: MachineState | None = None, detail: str | None = None):
+        detail = snapshot.detail if detail is None else detail
+        self._spool(StateMessage(self.config.machine, now(), self._next_seq(), state or snapshot.state,
+                                 snapshot.job, snapshot.progress, detail[:500]), important=True)
+
+    def publish_telemetry(self, snapshot: Snapshot) -> None:
+        if snapshot.metrics:
+            self._spool(TelemetryMessage(self.config.machine, now(), self._next_seq(), snapshot.metrics),
+                        important=False)
+
+    def publish_event(self, event: MachineEvent) -> None:
+        self._spool(EventMessage(self.config.machine, now(), self._next_seq(), event.event, event.job,
+                                 event.code, event.detail[:500]), important=True)
+
+    def acknowledge(self, command: CommandMessage, ok: bool, detail: str = "") -> None:
+        self._spool(CommandAck(self.config.machine, now(), command.id, ok, detail[:500]), important=True)
+
+    # --- commands from the broker (MQTT thread) ---
+
+    def _on_command(self, message: InboundMessage) -> None:
+        try:
+            command = decode(Channel.CMD, message.payload)
+        except MessageError as exc:
+            self.bad_commands += 1
+            log.warning("malformed command on %s dropped: %s", message.topic, exc)
+            return
+        self.commands.put(command)
+
+    # --- the serial side (serial thread) ---
+
+    def run(self) -> None:
+        """Bridge until `stop()`: the sender on its thread, the port on this one."""
+        self.sender.start()
+        self.client.start()
+        try:
+            while not self._stop.is_set():
+                if not self._open():
+                    self._refuse_commands("the machine's serial port is not connected")
+                    self._stop.wait(REOPEN_S)
+                    continue
+                self._serve()
+        finally:
+            self._close()
+            self.publish_state(self.driver.snapshot(), state=MachineState.OFFLINE, detail="bridge stopped")
+            self.sender.stop()
+            self.client.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _open(self) -> bool:
+        try:
+            self._port = serial.serial_for_url(self.config.port, baudrate=self.config.baud, timeout=READ_TIMEOUT_S)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            log.debug("cannot open %s: %s", self.config.port, exc)
+            return False
+        log.info("opened %s", self.config.port)
+        self.driver = self.make_driver()
+        self._write(self.driver.handshake())
+        return True
+
+    def _serve(self) -> None:
+        next_poll = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                if time.monotonic() >= next_poll:
+                    self._write(self.driver.poll())
+                    self.publish_telemetry(self.driver.snapshot())
+                    next_poll = time.monotonic() + self.config.interval_s
+                self._run_commands()
+                line = self._port.readline()
+                if line:
+                    self._receive(line)
+        except (serial.SerialException, OSError) as exc:
+            self.port_losses += 1
+            log.warning("lost %s: %s; reopening every %.0f s", self.config.port, exc, REOPEN_S)
+            self.driver.connection_lost()
+            self.publish_state(self.driver.snapshot(), state=MachineState.OFFLINE, detail="serial port lost")
+        finally:
+            self._close()
+
+    def _receive(self, raw: bytes) -> None:
+        text = raw[:MAX_LINE].decode("utf-8", errors="replace").strip()
+        if not text:
+            return
+        for observation in self.driver.feed(text):
+            if isinstance(observation, StateChanged):
+                self.publish_state(observation.snapshot)
+            elif isinstance(observation, MachineEvent):
+                self.publish_event(observation)
+            elif isinstance(observation, ResetDetected):
+                log.info("firmware reset (%s); handshaking again", observation.banner[:80])
+                self._write(self.driver.handshake())
+        self._write(self.driver.outgoing())
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                data = self.driver.command(command.cmd.value, dict(command.args))
+            except UnsupportedCommand as exc:
+                self.acknowledge(command, False, str(exc))
+                continue
+            self._write(data)
+            self.acknowledge(command, True, f"sent {command.cmd.value} to the firmware")
+
+    def _refuse_commands(self, reason: str) -> None:
+        """A command must not wait for the port and run minutes later: refuse it now, saying why."""
+        while True:
+            try:
+                self.acknowledge(self.commands.get_nowait(), False, reason)
+            except queue.Empty:
+                return
+
+    def _write(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self._port.write(chunk)
+
+    def _close(self) -> None:
+        if self._port is not None:
+            with contextlib.suppress(serial.SerialException, OSError):
+                self._port.close()
+            self._port = None
