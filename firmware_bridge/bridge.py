@@ -20,7 +20,15 @@ from datetime import UTC, datetime
 
 import serial
 
-from drivers.firmware import FirmwareDriver, MachineEvent, ResetDetected, Snapshot, StateChanged, UnsupportedCommand
+from drivers.firmware import (
+    FirmwareDriver,
+    MachineEvent,
+    Malformed,
+    ResetDetected,
+    Snapshot,
+    StateChanged,
+    UnsupportedCommand,
+)
 from drivers.messages import (
     Channel,
     CommandAck,
@@ -43,6 +51,7 @@ log = logging.getLogger(__name__)
 REOPEN_S = 1.0
 READ_TIMEOUT_S = 0.1
 MAX_LINE = 1024
+LOG_EVERY_MALFORMED = 100  # after the first few, one log line per this many malformed serial lines
 
 
 @dataclass(frozen=True)
@@ -182,10 +191,23 @@ class Bridge:
                 self.publish_state(observation.snapshot)
             elif isinstance(observation, MachineEvent):
                 self.publish_event(observation)
+            elif isinstance(observation, Malformed):
+                self._log_malformed(observation)
             elif isinstance(observation, ResetDetected):
                 log.info("firmware reset (%s); handshaking again", observation.banner[:80])
                 self._write(self.driver.handshake())
         self._write(self.driver.outgoing())
+
+    @property
+    def malformed_lines(self) -> int:
+        """Serial lines no parser recognised since this port was opened (the driver's count)."""
+        return self.driver.counters.get("malformed", 0)
+
+    def _log_malformed(self, observation: Malformed) -> None:
+        count = self.malformed_lines
+        if count <= 5 or count % LOG_EVERY_MALFORMED == 0:
+            log.warning("malformed serial line from %s (%d so far): %r", self.config.port, count,
+                        observation.text[:80])
 
     def _run_commands(self) -> None:
         while True:

@@ -90,7 +90,8 @@ class IngestWorker:
     def flush_counters(self) -> None:
         gate = self.batcher.gate
         values = {"accepted": gate.accepted, "lag_seconds": self.batcher.lag_s,
-                  **{f"dropped:{reason}": count for reason, count in gate.dropped.items()}}
+                  **{f"dropped:{reason}": count for reason, count in gate.dropped.items()},
+                  **{f"ignored:{channel}": count for channel, count in gate.ignored.items()}}
         try:
             with self.sessions() as session:
                 flush_counters(session, self.name, values)

@@ -84,7 +84,8 @@ class MachineCredential(Base):
 class IngestCounter(Base):
     """Counters an ingest worker flushes every few seconds, summed by `GET /metrics` across workers.
 
-    `name` is `accepted`, `dropped:<reason>` or `lag_seconds` (a gauge: the last flush's value).
+    `name` is `accepted`, `dropped:<reason>`, `ignored:<channel>` or `lag_seconds` (a gauge: the last
+    flush's value).
     """
 
     __tablename__ = "ingest_counter"

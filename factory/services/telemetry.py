@@ -90,7 +90,8 @@ def _apply_state(session: Session, machine: Machine, message: StateMessage,
     """A newer state moves the machine and its history; an older one (a late replay) changes nothing.
 
     A retained last will `offline` carries the time its client connected, not when it vanished: the broker
-    sends it at the disconnection, so it counts from when it arrived.
+    sends it at the disconnection, so it counts from when it arrived. Maintenance a steward set holds
+    until a steward ends it: the machine's own reports then update job, progress and detail only.
     """
     at = message.ts
     if message.state is MachineState.OFFLINE and at < machine.state_since:
@@ -98,13 +99,21 @@ def _apply_state(session: Session, machine: Machine, message: StateMessage,
     if at < machine.state_since:
         return None
     machine.job, machine.progress, machine.state_detail = message.job, message.progress, message.detail
-    if message.state.value == machine.state:
+    if message.state.value == machine.state or _held_by_steward(session, machine):
         return None
     previous = machine.state
     session.add(MachineStateChange(machine_id=machine.id, from_state=previous, to_state=message.state.value,
                                    at=at, source=TELEMETRY_SOURCE, reason=message.detail[:500]))
     machine.state, machine.state_since = message.state.value, at
     return machine.id, previous, message.state.value
+
+
+def _held_by_steward(session: Session, machine: Machine) -> bool:
+    if machine.state != MachineState.MAINTENANCE.value:
+        return False
+    source = session.scalar(select(MachineStateChange.source).where(MachineStateChange.machine_id == machine.id)
+                            .order_by(MachineStateChange.at.desc(), MachineStateChange.id.desc()).limit(1))
+    return source is not None and source != TELEMETRY_SOURCE
 
 
 # --- reading ------------------------------------------------------------------------------------------------

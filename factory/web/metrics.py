@@ -23,6 +23,7 @@ bp = Blueprint("metrics", __name__)
 HELP = {
     "factory_ingest_messages_accepted_total": ("counter", "Machine messages the ingest stored."),
     "factory_ingest_messages_dropped_total": ("counter", "Machine messages the ingest dropped, by reason."),
+    "factory_ingest_messages_ignored_total": ("counter", "Commands and command answers seen on mf/#, not stored."),
     "factory_ingest_lag_seconds": ("gauge", "Age of the newest message in the worker's last stored batch."),
     "factory_ingest_last_flush_timestamp_seconds": ("gauge", "When the worker last reported (Unix time)."),
     "factory_machines": ("gauge", "Registered machines by state."),
@@ -43,6 +44,10 @@ def metrics() -> Response:
             reason = _label(counter.name.removeprefix("dropped:"))
             lines["factory_ingest_messages_dropped_total"].append(
                 f'{{worker="{worker}",reason="{reason}"}} {counter.value:g}')
+        elif counter.name.startswith("ignored:"):
+            channel = _label(counter.name.removeprefix("ignored:"))
+            lines["factory_ingest_messages_ignored_total"].append(
+                f'{{worker="{worker}",channel="{channel}"}} {counter.value:g}')
         elif counter.name == "lag_seconds":
             lines["factory_ingest_lag_seconds"].append(f'{{worker="{worker}"}} {counter.value:.3f}')
     for worker, at in sorted(last_flush.items()):

@@ -13,6 +13,7 @@ from drivers.messages import EventMessage, StateMessage, TelemetryMessage, encod
 from drivers.states import MachineState
 from factory.ingest.batcher import Arrival, Batcher
 from factory.models import Machine, MachineEvent, MachineStateChange, TelemetrySample
+from factory.services.machines import change_state
 from factory.services.telemetry import Retention, downsample_and_prune, record_messages, sample_count, samples
 from tests.integration.conftest import make_commune_with_site, make_machine
 
@@ -62,6 +63,19 @@ def test_state_messages_move_the_machine_and_record_history(sessions, session):
     assert (machine.state, machine.job, machine.progress, machine.state_since) == ("running", "j-1", 0.5, NOW)
     change = session.scalars(select(MachineStateChange).where(MachineStateChange.source == "telemetry")).one()
     assert (change.from_state, change.to_state, change.reason) == ("offline", "running", "printing benchy")
+
+
+def test_maintenance_set_by_a_steward_holds_against_the_machines_own_reports(sessions, session):
+    change_state(session, "printer-1", "maintenance", by="steward:ana", reason="new nozzle",
+                 at=NOW - timedelta(minutes=1))
+    record_messages(session, [StateMessage("printer-1", NOW, 1, MachineState.IDLE, detail="powered up")])
+    machine = session.get(Machine, "printer-1")
+    session.refresh(machine)
+    assert (machine.state, machine.state_detail) == ("maintenance", "powered up")
+    change_state(session, "printer-1", "idle", by="steward:ana", at=NOW + timedelta(seconds=1))
+    record_messages(session, [StateMessage("printer-1", NOW + timedelta(seconds=2), 2, MachineState.FAULT)])
+    session.refresh(machine)
+    assert machine.state == "fault", "once maintenance is over, the machine's reports move it again"
 
 
 def test_a_late_state_older_than_the_current_one_changes_nothing(sessions, session):
