@@ -1,15 +1,19 @@
 """`factory ingest`: the MQTT worker that stores what machines report.
 
-Subscribes to `$share/ingest/mf/#` (several workers split the load; the broker gives each message to one),
-hands arrivals to the Batcher, stores a batch at least every `FLUSH_S` or every `MAX_BATCH` messages, and
-acknowledges messages only once their batch is committed. Every few seconds it writes its counters for
+Subscribes to `mf/#` with a persistent session, or, with `shared=True`, to `$share/ingest/mf/#` so several
+workers split the load (the broker gives each message to one). Mosquitto 2.0 does not restore shared
+subscriptions from its persistence file: after a broker restart, messages published before the shared
+workers have subscribed again reach no one. A single worker on the plain subscription loses nothing across
+broker restarts, so that is the default (docs/telemetry.md).
+
+The worker hands arrivals to the Batcher, stores a batch at least every `FLUSH_S` or every `MAX_BATCH`
+messages, and acknowledges messages only once their batch is committed. Every few seconds it writes its counters for
 `GET /metrics`, and every few minutes it downsamples and prunes old samples.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 import time
@@ -23,7 +27,8 @@ from factory.services.telemetry import Retention, downsample_and_prune, flush_co
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTION = "$share/ingest/mf/#"
+SUBSCRIPTION = "mf/#"
+SHARED_SUBSCRIPTION = "$share/ingest/mf/#"
 FLUSH_S = 0.05
 COUNTERS_EVERY_S = 2.0
 RETENTION_EVERY_S = 600.0
@@ -35,10 +40,12 @@ class WorkerOptions:
     client_id: str = ""
     retention: Retention = Retention()
     max_inflight: int = 2000
+    shared: bool = False  # join the `ingest` share group (several workers) instead of a plain subscription
 
 
 def default_worker_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+    """The host's name: stable across restarts, so the worker resumes its broker session and its queue."""
+    return socket.gethostname()
 
 
 class IngestWorker:
@@ -50,7 +57,8 @@ class IngestWorker:
         client_id = options.client_id or f"factory-ingest-{self.name}"
         self.client = MqttClient(address, client_id, options=ClientOptions(
             max_inflight=options.max_inflight, session_expiry_s=7 * 86_400, manual_ack=True))
-        self.client.subscribe(SUBSCRIPTION, self._arrive)
+        self.subscription = SHARED_SUBSCRIPTION if options.shared else SUBSCRIPTION
+        self.client.subscribe(self.subscription, self._arrive)
         self._stop = threading.Event()
         self._counters_at = 0.0
         self._retention_at = time.monotonic()
@@ -61,7 +69,7 @@ class IngestWorker:
     def run(self) -> None:
         """Work until `stop()`; the caller's thread does the storing, paho's thread the receiving."""
         self.client.start()
-        log.info("ingest worker %s subscribed to %s", self.name, SUBSCRIPTION)
+        log.info("ingest worker %s subscribing to %s", self.name, self.subscription)
         try:
             while not self._stop.is_set():
                 self.step()

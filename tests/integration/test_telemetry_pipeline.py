@@ -76,18 +76,25 @@ class Plant:
         self._stops: list[Callable[[], None]] = []
         self._bridges: list[Callable[[], None]] = []
         self.workers: list[IngestWorker] = []
+        self._threads: dict[IngestWorker, threading.Thread] = {}
 
     # --- parts ---
 
-    def ingest(self, name: str = "w1") -> IngestWorker:
+    def ingest(self, name: str = "w1", *, shared: bool = False) -> IngestWorker:
         worker = IngestWorker(self.sessions, self.broker.address("factory", SERVICE_PASSWORD),
-                              WorkerOptions(name=name, client_id=f"ingest-{name}"))
+                              WorkerOptions(name=name, client_id=f"ingest-{name}", shared=shared))
         thread = threading.Thread(target=worker.run, name=f"ingest-{name}", daemon=True)
         thread.start()
         eventually(worker.client.ready.is_set, what=f"ingest {name} subscribed")
         self.workers.append(worker)
-        self._stops.append(lambda: (worker.stop(), thread.join(10)))
+        self._threads[worker] = thread
+        self._stops.append(lambda: self.stop_ingest(worker))
         return worker
+
+    def stop_ingest(self, worker: IngestWorker) -> None:
+        """Stop a worker and wait until it has stored what it holds and left the broker."""
+        worker.stop()
+        self._threads[worker].join(15)
 
     def printer(self, **options) -> MarlinSimulator:
         simulator = MarlinSimulator(self.tmp_path / "ttyPrinter1", **{"print_seconds": 3.0, **options}).start()
@@ -282,29 +289,52 @@ def test_garbage_and_truncated_serial_lines_neither_stop_the_bridge_nor_reach_th
 # --- the broker going away ------------------------------------------------------------------------------
 
 
+def kill_when_all_acknowledged_is_delivered(plant: Plant, worker: IngestWorker, bridge, tries: int = 20) -> None:
+    """SIGKILL the broker mid-stream, at a moment when it holds nothing it acknowledged but did not deliver.
+
+    Mosquitto acknowledges a publish before it has forwarded or saved it, so a SIGKILL in that instant loses
+    the message whatever the clients do (docs/telemetry.md). The test is about everything else: the bridge
+    spooling through the outage, the ingest's session coming back, nothing stored twice. So the broker is
+    frozen, and killed only once the ingest holds every message the bridge was told was received.
+    """
+    for _ in range(tries):
+        plant.broker.freeze()
+        try:
+            eventually(lambda: worker.batcher.gate.accepted == bridge.sender.sent, timeout=1.0, what="delivered")
+        except AssertionError:
+            plant.broker.thaw()
+            time.sleep(0.1)
+            continue
+        plant.broker.kill()
+        return
+    raise AssertionError("the broker never caught up with the bridge")
+
+
 def test_a_broker_killed_mid_stream_loses_no_bridge_message(plant):
-    worker = plant.ingest()
-    simulator = plant.printer()
-    bridge = plant.bridge(simulator)
+    first = plant.ingest("w1")
+    bridge = plant.bridge(plant.printer())
     eventually(lambda: plant.samples() >= 3, what="first samples")
-    plant.broker.kill()
+    plant.broker.save()  # a broker up for a while has autosaved the ingest's session (60 s in production)
+    kill_when_all_acknowledged_is_delivered(plant, first, bridge)
+    plant.stop_ingest(first)  # and the ingest is the last to come back: the broker must queue the backlog for it
     eventually(lambda: len(bridge.spool) >= 10, what="the bridge spooling while the broker is away")
     plant.broker.start()
-    eventually(lambda: len(bridge.spool) == 0 and plant.samples() > 13, what="the spool sent after the restart")
+    eventually(lambda: len(bridge.spool) == 0, what="the bridge's backlog acknowledged by the restarted broker")
+    second = plant.ingest("w1")  # same name, same broker session
+    eventually(lambda: plant.samples() > 13, what="the backlog stored")
     plant.stop_bridges()
     assert len(bridge.spool) == 0
-    eventually(lambda: worker.batcher.gate.accepted == bridge.sender.sent,
-               what=f"all {bridge.sender.sent} messages the broker acknowledged to the bridge stored")
-    assert sum(worker.batcher.gate.dropped.values()) == 0
+    accepted = lambda: first.batcher.gate.accepted + second.batcher.gate.accepted  # noqa: E731
+    eventually(lambda: accepted() == bridge.sender.sent, what="every message the broker acknowledged stored")
+    for worker in (first, second):
+        assert set(worker.batcher.gate.dropped) <= {"duplicate"}, "a redelivery after the crash is no loss"
     seqs = plant.seqs()
     assert seqs == sorted(set(seqs)), "stored once each, in the order they were taken"
 
 
 def test_messages_queued_for_a_stopped_ingest_survive_a_broker_restart(plant):
     tester = plant.tester()
-    worker = plant.ingest("w1")
-    worker.stop()
-    eventually(lambda: not worker.client.connected.is_set(), what="ingest disconnected")
+    plant.stop_ingest(plant.ingest("w1"))
     base = 1_000
     for seq in range(base, base + 200):
         send(tester, "mf/north/printer-1/telemetry", telemetry(seq))
@@ -383,7 +413,7 @@ def test_a_state_message_drives_availability_both_ways(plant):
 
 def test_two_ingest_workers_split_the_stream_and_store_each_message_once(plant_on_both):
     plant = plant_on_both
-    first, second = plant.ingest("w1"), plant.ingest("w2")
+    first, second = plant.ingest("w1", shared=True), plant.ingest("w2", shared=True)
     publishers = [plant.client(m, plant.passwords[m], f"pub-{m}") for m in ("printer-1", "printer-2")]
     count = 300
     for seq in range(count):

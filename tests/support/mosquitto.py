@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from drivers.mqtt import BrokerAddress
+from drivers.mqtt import BrokerAddress, MqttClient
 from factory.broker import runner
 from factory.broker.config import BrokerLimits, mosquitto_conf
 from factory.broker.passwords import hash_password
@@ -70,6 +70,27 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
+
+
+def reachable_temp_dir(prefix: str) -> Path:
+    """A fresh folder the `mosquitto` user can pass through (pytest's tmp_path base is 0700 root)."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    directory.chmod(0o711)
+    return directory
+
+
+def login_works(address: BrokerAddress, timeout: float = 10.0) -> bool:
+    """Whether the broker lets this user in with this password (True) or refuses the login (False)."""
+    client = MqttClient(address, f"{address.username}-login-check")
+    with client:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if client.connected.is_set():
+                return True
+            if client.last_connect_refusal is not None:
+                return False
+            time.sleep(0.02)
+    raise AssertionError(f"{address.username} was neither let in nor refused within {timeout} s")
 
 
 def passwd_for(users: dict[str, str]) -> str:
@@ -128,6 +149,27 @@ class MosquittoBroker:
         """SIGKILL: a crash; whatever was not yet saved to persistence is lost."""
         self._signal_and_wait(signal.SIGKILL, 15.0)
 
+    def save(self, timeout: float = 10.0) -> None:
+        """SIGUSR1: write the persistence file now, as the autosave of a broker up for a while would have."""
+        assert self.process is not None and self.directory is not None, "broker not running"
+        saved = self.directory / "data" / "mosquitto.db"
+        before = saved.stat().st_mtime_ns if saved.exists() else None
+        self.process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while not saved.exists() or saved.stat().st_mtime_ns == before:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto did not write {saved} within {timeout}s:\n{self.log_tail()}")
+            time.sleep(0.02)
+
+    def freeze(self) -> None:
+        """SIGSTOP: the broker hangs (reads, acknowledges and forwards nothing) until `thaw()` or `kill()`."""
+        assert self.process is not None, "broker not running"
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None, "broker not running"
+        self.process.send_signal(signal.SIGCONT)
+
     def restart(self) -> MosquittoBroker:
         self.stop()
         return self.start()
@@ -175,16 +217,10 @@ class MosquittoBroker:
 
     def _wait_for_port(self, timeout: float) -> None:
         assert self.process is not None and self.port is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                with socket.create_connection((HOST, self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError(f"mosquitto did not open port {self.port} within {timeout}s:\n{self.log_tail()}")
+        try:
+            runner.wait_for_listener(HOST, self.port, timeout_s=timeout, process=self.process)
+        except RuntimeError as exc:
+            raise RuntimeError(f"mosquitto {exc}:\n{self.log_tail()}") from None
 
     def _signal_and_wait(self, signum: signal.Signals, timeout: float) -> None:
         process, self.process = self.process, None
