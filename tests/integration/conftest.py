@@ -99,6 +99,28 @@ def count(session: Session, model) -> int:
     return session.scalar(select(func.count()).select_from(model))
 
 
+# --- talking to the API -------------------------------------------------------------------------------
+
+def api_get(client, path: str, token: str | None = None, **headers):
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return client.get(path, headers=headers)
+
+
+def assert_error(response, status: int, code: str | None = None, field: str | None = None) -> dict:
+    """The response is DESIGN.md 4.4's `{"error": {"code", "message", "field"?}}` with `status`."""
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert isinstance(error["code"], str) and error["code"]
+    assert isinstance(error["message"], str) and error["message"]
+    if code is not None:
+        assert error["code"] == code
+    if field is not None:
+        assert error.get("field") == field
+    return error
+
+
 # --- talking to the pages ------------------------------------------------------------------------------
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

@@ -11,32 +11,16 @@ from openapi_spec_validator import validate as validate_spec
 from factory.domain.capabilities import Capabilities
 from factory.services.tokens import create_token, revoke_token
 from tests.integration.conftest import (
+    api_get as get,
+)
+from tests.integration.conftest import (
     api_token,
+    assert_error,
     make_commune_with_site,
     make_machine,
     make_user,
     sqlite_only,
 )
-
-
-def get(client, path: str, token: str | None = None, **headers):
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    return client.get(path, headers=headers)
-
-
-def assert_error(response, status: int, code: str | None = None, field: str | None = None) -> dict:
-    """The response is DESIGN.md 4.4's `{"error": {"code", "message", "field"?}}` with `status`."""
-    assert response.status_code == status
-    assert response.mimetype == "application/json"
-    error = response.get_json()["error"]
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
-    if code is not None:
-        assert error["code"] == code
-    if field is not None:
-        assert error.get("field") == field
-    return error
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ unregistered device. Every wait has a deadline and looks at what was stored, nev
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,11 +22,14 @@ from sqlalchemy import func, select
 import factory.db
 from drivers.messages import CommandMessage, StateMessage, TelemetryMessage, encode, format_ts
 from drivers.mqtt import ClientOptions, MqttClient
+from drivers.simulators.grbl_sim import GrblSimulator
+from drivers.simulators.kiln_sim import KilnSimulator
 from drivers.simulators.marlin_sim import MarlinSimulator
 from drivers.states import MachineState
 from factory.app import EXTENSION, create_app
 from factory.broker.config import acl_text, passwd_text
 from factory.broker.passwords import hash_password
+from factory.domain.capabilities import Capabilities
 from factory.ingest.worker import IngestWorker, WorkerOptions
 from factory.models import Machine, MachineEvent, TelemetrySample
 from factory.services.machine_credentials import issue_machine_password, machine_accounts
@@ -35,6 +40,7 @@ from tests.support.mosquitto import Inbox, MosquittoBroker
 
 pytestmark = pytest.mark.timeout(120)
 
+MACHINES = ("printer-1", "printer-2", "mill-1", "kiln-1")
 SERVICE_PASSWORD = "service-secret"
 TESTER_PASSWORD = "tester-secret"
 WAIT = 20.0
@@ -62,7 +68,11 @@ class Plant:
             make_commune_with_site(session, "north")
             for machine_id in ("printer-1", "printer-2"):
                 make_machine(session, id=machine_id, name=machine_id.title())
-            self.passwords = {m: issue_machine_password(session, m) for m in ("printer-1", "printer-2")}
+            make_machine(session, id="mill-1", name="Mill 1", kind="cnc_mill", model="Tormach 1100MX",
+                         capabilities=Capabilities(457, 254, 413, ("aluminium", "steel"), None, 1500))
+            make_machine(session, id="kiln-1", name="Kiln 1", kind="kiln", model="Skutt KM-1027",
+                         capabilities=Capabilities(700, 700, 690, ("stoneware",), 1290, None))
+            self.passwords = {m: issue_machine_password(session, m) for m in MACHINES}
             accounts = machine_accounts(session)
             make_user(session, "steward")
             self.token = api_token(session, "steward-user")
@@ -101,9 +111,25 @@ class Plant:
         self._stops.append(simulator.stop)
         return simulator
 
-    def bridge(self, simulator: MarlinSimulator, machine: str = "printer-1"):
+    def mill(self) -> GrblSimulator:
+        simulator = GrblSimulator(self.tmp_path / "ttyMill1", speed=1.0, home_seconds=0.2).start()
+        self._stops.append(simulator.stop)
+        return simulator
+
+    def kiln(self) -> KilnSimulator:
+        """The kiln speaks MQTT itself, with its own login and a retained `offline` last will."""
+        will = StateMessage("kiln-1", now(), 0, MachineState.OFFLINE, detail="connection lost")
+        client = MqttClient(self.broker.address("kiln-1", self.passwords["kiln-1"]), "kiln-north-kiln-1",
+                            will=("mf/north/kiln-1/state", encode(will)))
+        kiln = KilnSimulator(client, "north", "kiln-1", interval_s=0.1, speed=600.0)
+        thread = threading.Thread(target=kiln.run, name="kiln", daemon=True)
+        thread.start()
+        self._stops.append(lambda: (kiln.stop(), thread.join(10)))
+        return kiln
+
+    def bridge(self, simulator, machine: str = "printer-1", protocol: str = "marlin"):
         args = bridge_cli.parser().parse_args([
-            "--serial", simulator.path, "--protocol", "marlin", "--site", "north", "--machine", machine,
+            "--serial", simulator.path, "--protocol", protocol, "--site", "north", "--machine", machine,
             "--broker", self.broker.url(machine, self.passwords[machine]), "--spool", str(self.tmp_path / "spool"),
             "--interval", "0.2"])
         bridge = bridge_cli.build(args)
@@ -208,7 +234,7 @@ def send(client: MqttClient, topic: str, payload: bytes) -> None:
     assert client.publish(topic, payload).wait(WAIT), f"no PUBACK for {topic}"
 
 
-def command(plant: Plant, service: MqttClient, cmd: str, args: dict | None = None, machine: str = "printer-1"):
+def command(service: MqttClient, cmd: str, args: dict | None = None, machine: str = "printer-1"):
     message = CommandMessage(f"c-{cmd}-{time.monotonic_ns()}", cmd, args=args or {})
     send(service, f"mf/north/{machine}/cmd", encode(message))
     return message.id
@@ -239,7 +265,7 @@ def test_a_print_started_by_command_runs_to_done_and_its_events_are_stored(plant
     acks = Inbox()
     service = plant.client("factory", SERVICE_PASSWORD, "steward-console", **{"mf/north/printer-1/cmd/ack": acks})
     eventually(lambda: plant.machine()["state"] == "idle", what="printer idle")
-    command_id = command(plant, service, "start_job", {"file": "benchy.gco"})
+    command_id = command(service, "start_job", {"file": "benchy.gco"})
     assert acks.wait_for(lambda ms: any(json.loads(m.payload)["id"] == command_id for m in ms), WAIT)
     ack = next(json.loads(m.payload) for m in acks.messages if json.loads(m.payload)["id"] == command_id)
     assert ack["ok"] is True
@@ -284,6 +310,75 @@ def test_garbage_and_truncated_serial_lines_neither_stop_the_bridge_nor_reach_th
         readings = [s.metrics for s in session.scalars(select(TelemetrySample))]
     assert all(0 < value < 400 for metrics in readings for value in metrics.values())
     assert sum(worker.batcher.gate.dropped.values()) == 0, "the bridge publishes nothing malformed"
+
+
+def acknowledgement(acks: Inbox, command_id: str) -> dict:
+    assert acks.wait_for(lambda ms: any(json.loads(m.payload)["id"] == command_id for m in ms), WAIT), "no ack"
+    return next(json.loads(m.payload) for m in acks.messages if json.loads(m.payload)["id"] == command_id)
+
+
+def test_a_command_while_the_cable_is_out_is_refused_at_once_with_the_reason(plant):
+    plant.ingest()
+    simulator = plant.printer()
+    plant.bridge(simulator)
+    acks = Inbox()
+    service = plant.client("factory", SERVICE_PASSWORD, "console", **{"mf/north/printer-1/cmd/ack": acks})
+    eventually(lambda: plant.machine()["state"] == "idle", what="printer idle")
+    simulator.unplug()
+    plant.machine_when(lambda m: m["state"] == "offline", "offline")
+    ack = acknowledgement(acks, command(service, "home"))
+    assert ack["ok"] is False and "not connected" in ack["detail"]
+
+
+def test_a_mill_reports_spindle_and_position_and_obeys_feed_hold(plant):
+    plant.ingest()
+    mill = plant.mill()
+    plant.bridge(mill, "mill-1", "grbl")
+    acks = Inbox()
+    service = plant.client("factory", SERVICE_PASSWORD, "console", **{"mf/north/mill-1/cmd/ack": acks})
+    plant.machine_when(lambda m: m["state"] == "idle", "mill idle", "mill-1")
+    mill.run_job()
+    machine = plant.machine_when(lambda m: m["state"] == "running" and m["metrics"].get("spindle_rpm", 0) > 0,
+                                 "mill running with the spindle on", "mill-1")
+    assert {"x_mm", "y_mm", "z_mm", "feed_mm_min"} <= set(machine["metrics"])
+    assert acknowledgement(acks, command(service, "pause", machine="mill-1"))["ok"] is True
+    plant.machine_when(lambda m: m["state"] == "paused", "mill in feed hold", "mill-1")
+    assert acknowledgement(acks, command(service, "resume", machine="mill-1"))["ok"] is True
+    plant.machine_when(lambda m: m["state"] == "running", "mill going on after the hold", "mill-1")
+    mill.speed = 50.0
+    plant.machine_when(lambda m: m["state"] == "idle", "the job done", "mill-1")
+    assert acknowledgement(acks, command(service, "start_job", machine="mill-1"))["ok"] is False
+
+
+def test_a_kiln_on_mqtt_fires_and_an_over_temperature_makes_it_unavailable(plant):
+    plant.ingest()
+    kiln = plant.kiln()
+    acks = Inbox()
+    service = plant.client("factory", SERVICE_PASSWORD, "console", **{"mf/north/kiln-1/cmd/ack": acks})
+    plant.machine_when(lambda m: m["state"] == "idle", "kiln idle", "kiln-1")
+    assert acknowledgement(acks, command(service, "start_job", {"schedule": "bisque"}, machine="kiln-1"))["ok"]
+    plant.machine_when(lambda m: m["state"] == "running" and m["metrics"].get("chamber_c", 0) > 60,
+                       "kiln ramping up", "kiln-1")
+    kiln.inject_stuck_relay()
+    machine = plant.machine_when(lambda m: m["state"] == "fault", "over-temperature fault", "kiln-1")
+    assert machine["available"] is False
+    assert "fault" in plant.events("kiln-1")
+
+
+def test_a_kiln_whose_controller_dies_is_marked_offline_by_its_last_will(plant):
+    plant.ingest()
+    url = plant.broker.url("kiln-1", plant.passwords["kiln-1"])
+    controller = subprocess.Popen([sys.executable, "-m", "drivers.simulators.kiln_sim", "--broker", url,
+                                   "--site", "north", "--machine", "kiln-1", "--interval", "0.1"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        plant.machine_when(lambda m: m["state"] == "idle", "kiln idle", "kiln-1")
+    finally:
+        controller.kill()  # no goodbye: only the broker can tell
+        controller.wait(10)
+    machine = plant.machine_when(lambda m: m["state"] == "offline", "offline from the last will", "kiln-1")
+    assert machine["available"] is False
+    assert machine["state_detail"] == "connection lost"
 
 
 # --- the broker going away ------------------------------------------------------------------------------
@@ -389,7 +484,7 @@ def test_commands_and_their_answers_on_mf_are_passed_over_not_counted_as_drops(p
     worker = plant.ingest()
     own = plant.client("printer-1", plant.passwords["printer-1"], "printer-1")
     service = plant.client("factory", SERVICE_PASSWORD, "console")
-    command(plant, service, "home")
+    command(service, "home")
     send(own, "mf/north/printer-1/cmd/ack", json.dumps(
         {"v": 1, "machine": "printer-1", "ts": format_ts(now()), "id": "c-1", "ok": True, "detail": ""}).encode())
     eventually(lambda: sum(worker.batcher.gate.ignored.values()) == 2, what="command and answer seen")
