@@ -7,8 +7,16 @@ BIN    := $(VENV)/bin
 export FACTORY_INSTANCE_DIR ?= $(CURDIR)/instance
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The demo's own broker; not 1883, where a Mosquitto installed by apt-get may already run as a service.
+DEMO_MQTT_URL ?= mqtt://127.0.0.1:1884
 
-.PHONY: demo test bench lint screenshots system-packages clean
+.PHONY: demo test bench lint screenshots system-packages demo-packages clean
+
+# $(call apt_get,PACKAGES,OTHERWISE): install Debian packages when root with apt-get, else run OTHERWISE.
+apt_get = if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing $(1) with apt-get"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1); \
+	else $(2); fi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +30,16 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
-demo: $(VENV)/.installed
+# The web app in the foreground; beside it `factory demo-machines` runs the broker, the ingest and the
+# simulated printer, mill and kiln (logs in $(FACTORY_INSTANCE_DIR)/demo/logs). Ctrl-C stops them all.
+demo: export FACTORY_MQTT_URL = $(DEMO_MQTT_URL)
+demo: $(VENV)/.installed demo-packages
 	$(BIN)/factory init-db
 	$(BIN)/factory seed-demo
 	@echo ""
 	@echo "microfactory is starting on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	@$(BIN)/factory demo-machines & machines=$$!; \
+	trap 'kill -TERM $$machines 2>/dev/null; wait $$machines' EXIT INT TERM; \
 	$(BIN)/factory run --host $(HOST) --port $(PORT)
 
 system-packages:
@@ -36,13 +49,13 @@ system-packages:
 	[ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v mosquitto_sub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
 	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing$$missing with apt-get"; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
-	  else \
-	    echo "WARNING: missing system packages:$$missing — their tests will be skipped (or fail under CI=true)"; \
-	  fi; \
+	  $(call apt_get,$$missing,echo "WARNING: missing system packages:$$missing — their tests will be skipped (or fail under CI=true)"); \
 	fi
+
+# What `make demo` cannot run without: Mosquitto for the broker.
+demo-packages:
+	@[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || { \
+	  $(call apt_get,mosquitto,echo "make demo needs Mosquitto: sudo apt-get install mosquitto"; exit 1); }
 
 test: $(VENV)/.installed-test system-packages
 	$(BIN)/python -m pytest -p no:cacheprovider

@@ -3,7 +3,8 @@
 - `postgres_server` (session): a throwaway PostgreSQL 15 cluster, started on first request only.
   Missing PostgreSQL skips those tests loudly, or fails them when CI=true.
 - `db_url`: a migrated database URL, once on SQLite and once on PostgreSQL (ids `sqlite`, `postgres`).
-- `sqlite_url`: a migrated SQLite database URL, for tests that need not run on both.
+- `sqlite_url`: a migrated SQLite database URL, for tests that need not run on both; `sqlite_sessions`
+  (a session factory) and `sqlite_session` on it, for tests that share the file with a `factory` process.
 - `empty_db_url`: an empty (unmigrated) database URL on both, for migration tests.
 - `engine` / `session`: built on `db_url`, disposed / closed after the test.
 - `mosquitto_factory`: makes real Mosquitto brokers on free loopback ports, removed after the test.
@@ -58,6 +59,19 @@ def postgres_template(postgres_server):
 @pytest.fixture
 def sqlite_url(sqlite_template, tmp_path) -> str:
     return sqlite_template.fresh(tmp_path / "sqlite_url.sqlite3")
+
+
+@pytest.fixture
+def sqlite_sessions(sqlite_url):
+    engine = factory.db.make_engine(sqlite_url)
+    yield factory.db.make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_session(sqlite_sessions):
+    with sqlite_sessions() as session:
+        yield session
 
 
 @pytest.fixture(params=BOTH_DATABASES)

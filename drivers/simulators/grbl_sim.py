@@ -5,7 +5,7 @@ at any time with a status report and no `ok`, holds on `!`, resumes on `~`, rese
 ALARM:3 if the machine was moving), homes on `$H`, lists settings on `$$`, moves MPos along streamed
 G0/G1 lines or a built-in job, and raises `ALARM:1` + `[MSG:Reset to continue]` on an injected hard limit.
 
-    python -m drivers.simulators.grbl_sim --link /tmp/mf/grbl [--job] [--garbage-every N]
+    python -m drivers.simulators.grbl_sim --link /tmp/mf/grbl [--job [--job-rest S]] [--garbage-every N]
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ class GrblSimulator(Simulator):
 
     def __init__(self, link=None, *, speed: float = 1.0, home_seconds: float = 0.3, boot_seconds: float = 0.05,
                  report_wpos: bool = False, wco: tuple[float, float, float] = (10.0, 5.0, 0.0),
-                 repeat_job: bool = False, **options) -> None:
+                 repeat_job: bool = False, job_rest_s: float = 0.0, **options) -> None:
         super().__init__(link, **options)
         self.repeat_job = repeat_job
+        self.job_rest_s = job_rest_s  # with repeat_job: idle this long between one job and the next
         self.speed = speed
         self.home_seconds = home_seconds
         self.boot_seconds = boot_seconds
@@ -67,6 +68,7 @@ class GrblSimulator(Simulator):
         self._reports = 0
         self._pgm_end = False
         self._modal_feed = 500.0
+        self._next_job_at = now  # with repeat_job, the first job starts as soon as the board is up
 
     # --- Simulator hooks -------------------------------------------------------------------------------
 
@@ -113,8 +115,9 @@ class GrblSimulator(Simulator):
             self.state, self.feed = "Hold:0", 0.0
         if self.state in ("Run", "Jog"):
             self._move(dt)
-        if self.repeat_job and self.state == "Idle" and not self._program:
+        if self.repeat_job and self.state == "Idle" and not self._program and now >= self._next_job_at:
             self.run_job()
+            self._next_job_at = float("inf")  # until this job ends
 
     # --- injections for tests and the demo -------------------------------------------------------------
 
@@ -257,6 +260,7 @@ class GrblSimulator(Simulator):
 
     def _end_program(self) -> None:
         self._pgm_end = False
+        self._next_job_at = time.monotonic() + self.job_rest_s
         self.emit("[MSG:Pgm End]")
 
     def _move(self, dt: float) -> None:
@@ -292,12 +296,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="grbl_sim", description="A simulated GRBL 1.1 mill on a pty.")
     parser.add_argument("--link", required=True, help="symlink path to create for the pty (the bridge's --serial)")
     parser.add_argument("--job", action="store_true", help="run the built-in job over and over")
+    parser.add_argument("--job-rest", type=float, default=0.0, help="with --job: seconds idle between jobs")
     parser.add_argument("--garbage-every", type=int, default=0, help="send a junk line after every N lines")
     parser.add_argument("--truncate-every", type=int, default=0, help="cut every N-th status report short")
     parser.add_argument("--speed", type=float, default=1.0, help="multiply every feed rate by this")
     args = parser.parse_args(argv)
     run_until_signalled(GrblSimulator(args.link, garbage_every=args.garbage_every, truncate_every=args.truncate_every,
-                                      speed=args.speed, repeat_job=args.job))
+                                      speed=args.speed, repeat_job=args.job, job_rest_s=args.job_rest))
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 It checks line numbers and checksums and asks `Resend:` after an `Error:` line, answers `ok` per line,
 reports `echo:busy: processing` while homing, ramps heaters toward their targets, auto-reports
 temperatures (M155) and SD progress (M27 S), prints a fake SD file (M23/M24/M25/M524) whose progress
-advances with time, and halts on an injected thermal runaway until it is reset.
+advances with time (with `print_temps`, the file's start code heats the hot end and bed and its end code
+cools them), and halts on an injected thermal runaway until it is reset.
 
     python -m drivers.simulators.marlin_sim --link /tmp/mf/marlin [--garbage-every N] [--print-seconds S]
+                                            [--print-temps 215/60]
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ _WORD = re.compile(r"([A-Z])\s*(-?\d+(?:\.\d*)?)")
 
 
 class MarlinSimulator(Simulator):
-    """Marlin on a pty. `print_seconds` is how long the fake SD file takes; `heat_rate` is degrees/s."""
+    """Marlin on a pty. `print_seconds` is how long the fake SD file takes; `heat_rate` is degrees/s;
+    `print_temps` (hot end, bed) are the targets the file sets when it starts, None to leave the heaters be."""
 
     def __init__(self, link=None, *, print_seconds: float = 60.0, heat_rate: float = 50.0, home_seconds: float = 0.5,
                  autoreport: bool = True, files: dict[str, int] | None = None, boot_seconds: float = 0.05,
-                 **options) -> None:
+                 print_temps: tuple[float, float] | None = None, **options) -> None:
         super().__init__(link, **options)
         self.print_seconds = print_seconds
+        self.print_temps = print_temps
         self.heat_rate = heat_rate
         self.home_seconds = home_seconds
         self.autoreport = autoreport
@@ -125,7 +129,13 @@ class MarlinSimulator(Simulator):
         self.sd_pos = min(size, self.sd_pos + size * dt / self.print_seconds)
         if self.sd_pos >= size:
             self.printing = False
+            self._file_heats(False)
             self.emit("Done printing file")
+
+    def _file_heats(self, on: bool) -> None:
+        """What the fake file's start code (M104/M140) or end code (heaters off) would do."""
+        if self.print_temps is not None:
+            self.temps["T"][1], self.temps["B"][1] = self.print_temps if on else (0.0, 0.0)
 
     def _auto_reports(self, now: float) -> None:
         if self.temp_every and now >= self._next_temp:
@@ -267,6 +277,8 @@ class MarlinSimulator(Simulator):
 
     def _M24(self, words, rest):
         if self.selected is not None:
+            if not self.paused:
+                self._file_heats(True)
             self.printing, self.paused = True, False
 
     def _M25(self, words, rest):
@@ -277,6 +289,7 @@ class MarlinSimulator(Simulator):
         if self.printing or self.paused:
             self.printing = self.paused = False
             self.selected, self.sd_pos = None, 0.0
+            self._file_heats(False)
 
     def _G28(self, words, rest):
         self._busy_until = time.monotonic() + self.home_seconds
@@ -302,11 +315,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--garbage-every", type=int, default=0, help="send a junk line after every N lines")
     parser.add_argument("--truncate-every", type=int, default=0, help="cut every N-th report line short")
     parser.add_argument("--print-seconds", type=float, default=300.0, help="how long the fake SD print takes")
+    parser.add_argument("--print-temps", type=_temperatures, default=None, metavar="HOTEND/BED",
+                        help="targets a print sets when it starts (e.g. 215/60); heaters off when it ends")
     parser.add_argument("--no-autoreport", action="store_true", help="advertise no AUTOREPORT capabilities")
     args = parser.parse_args(argv)
     run_until_signalled(MarlinSimulator(args.link, garbage_every=args.garbage_every,
                                         truncate_every=args.truncate_every, print_seconds=args.print_seconds,
-                                        autoreport=not args.no_autoreport))
+                                        print_temps=args.print_temps, autoreport=not args.no_autoreport))
+
+
+def _temperatures(value: str) -> tuple[float, float]:
+    try:
+        hotend, bed = (float(part) for part in value.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: give HOTEND/BED in °C, e.g. 215/60") from None
+    return hotend, bed
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +139,27 @@ def _refresh(refresh: Callable[[], bool] | None, process: subprocess.Popen[bytes
         process.send_signal(signal.SIGHUP)
 
 
+def accepts_connections(host: str, port: int) -> bool:
+    """Whether something listens on host:port now."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_listener(host: str, port: int, *, timeout_s: float = 15.0,
+                      process: subprocess.Popen | None = None) -> None:
+    """Return once host:port accepts connections; RuntimeError when `process` exits first or on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while not accepts_connections(host, port):
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"exited with code {process.returncode} before listening on {host}:{port}")
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"nothing listens on {host}:{port} after {timeout_s:g} s")
+        time.sleep(0.05)
+
+
 def reload_mosquitto(pid: int) -> None:
     """Ask a running broker to re-read its password and ACL files."""
     os.kill(pid, signal.SIGHUP)
@@ -161,10 +184,19 @@ def _broker_owner() -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
-def _check_reachable(directory: Path, owner: tuple[int, int]) -> None:
-    """The broker, once it has dropped to `owner`, must be able to walk down to its files."""
+def folder_closed_to_broker(directory: Path) -> Path | None:
+    """The first existing folder on the way to `directory` that the broker could not enter once it has
+    dropped to the `mosquitto` user; None when there is none, or when it does not drop (not run as root)."""
+    owner = _broker_owner()
+    return None if owner is None else _closed_folder(Path(directory).resolve(), owner)
+
+
+def _closed_folder(directory: Path, owner: tuple[int, int]) -> Path | None:
     for folder in (directory, *directory.parents):
-        info = folder.stat()
+        try:
+            info = folder.stat()
+        except FileNotFoundError:
+            continue  # made later, by us, enterable by all
         if info.st_uid == owner[0]:
             allowed = info.st_mode & stat.S_IXUSR
         elif info.st_gid == owner[1]:
@@ -172,8 +204,17 @@ def _check_reachable(directory: Path, owner: tuple[int, int]) -> None:
         else:
             allowed = info.st_mode & stat.S_IXOTH
         if not allowed:
-            raise PermissionError(f"user {BROKER_USER} cannot enter {folder} (mode {stat.filemode(info.st_mode)}); "
-                                  f"put the broker directory elsewhere or allow {BROKER_USER} to pass through")
+            return folder
+    return None
+
+
+def _check_reachable(directory: Path, owner: tuple[int, int]) -> None:
+    """The broker, once it has dropped to `owner`, must be able to walk down to its files."""
+    folder = _closed_folder(directory, owner)
+    if folder is not None:
+        mode = stat.filemode(folder.stat().st_mode)
+        raise PermissionError(f"user {BROKER_USER} cannot enter {folder} (mode {mode}); "
+                              f"put the broker directory elsewhere or allow {BROKER_USER} to pass through")
 
 
 def _own(path: Path, owner: tuple[int, int] | None) -> None:

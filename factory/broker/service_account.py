@@ -7,6 +7,7 @@ existing broker, put user and password in FACTORY_MQTT_URL instead and this file
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from drivers.mqtt import BrokerAddress, parse_broker_url
@@ -17,16 +18,25 @@ PASSWORD_FILE = Path("broker") / "service_password"
 
 
 def service_password(instance_dir: Path) -> str:
-    """The service account's password, made on first use."""
+    """The service account's password, made on first use.
+
+    Written to a temporary file and linked into place, so processes started together (`factory broker`
+    and `factory ingest`) never see a half-written file and agree on one password.
+    """
     path = instance_dir / PASSWORD_FILE
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    password = new_password()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(password)
-    return password
+    handle, temporary = tempfile.mkstemp(prefix=".service_password.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(new_password())
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process made it first: use theirs
+    finally:
+        os.unlink(temporary)
+    return path.read_text().strip()
 
 
 def service_address(mqtt_url: str, instance_dir: Path) -> BrokerAddress:

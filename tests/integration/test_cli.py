@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,13 +50,9 @@ def run(sqlite_url, tmp_path):
 
 
 @pytest.fixture
-def check_session(sqlite_url) -> Iterator[Session]:
+def check_session(sqlite_session) -> Session:
     """A session of our own on the CLI's database, to see what the commands wrote."""
-    engine = factory.db.make_engine(sqlite_url)
-    session = factory.db.make_sessionmaker(engine)()
-    yield session
-    session.close()
-    engine.dispose()
+    return sqlite_session
 
 
 def ok(result: Result) -> str:
