@@ -30,7 +30,8 @@ def token(session) -> str:
     make_user(session, "steward", login="sam")
     record_messages(session, [TelemetryMessage("printer-1", START + timedelta(minutes=n), n + 1,
                                                {"hotend_c": 200.0 + n, "bed_c": 60.0}) for n in range(120)]
-                    + [StateMessage("printer-1", datetime.now(UTC), 500, MachineState.RUNNING, job="j-7", progress=0.25)])
+                    + [StateMessage("printer-1", datetime.now(UTC), 500, MachineState.RUNNING, job="j-7",
+                                    progress=0.25)])
     return api_token(session, "sam")
 
 
