@@ -63,10 +63,12 @@ test: $(VENV)/.installed-test system-packages
 screenshots: $(VENV)/.installed-test system-packages
 	FACTORY_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -p no:cacheprovider -q tests/e2e
 
-# The registry script writes the file; the scheduler script replaces only its own section (~10-25 min).
-bench: $(VENV)/.installed-test
+# The registry script writes the file; the scheduler (~10-25 min) and ingest (~4 min, needs Mosquitto)
+# scripts replace only their own sections.
+bench: $(VENV)/.installed-test system-packages
 	$(BIN)/python -m benchmarks.registry --out docs/benchmarks.md
 	$(BIN)/python -m benchmarks.scheduler_bench --out docs/benchmarks.md
+	$(BIN)/python -m benchmarks.ingest_bench --out docs/benchmarks.md
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check factory scheduler drivers firmware_bridge tests benchmarks

@@ -35,15 +35,23 @@ class RecordResult:
 def _insert(session: Session, model):
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(model).on_conflict_do_nothing(index_elements=["machine_id", "seq", "ts"])
+    return module.insert(model.__table__).on_conflict_do_nothing(index_elements=["machine_id", "seq", "ts"])
 
 
 def _insert_ignoring_duplicates(session: Session, model, rows: list[dict]) -> int:
-    """Insert rows, skipping those whose (machine, seq, ts) exists; returns how many were new."""
+    """Insert rows, skipping those whose (machine, seq, ts) exists; returns how many were new.
+
+    A Core executemany on the session's connection (same transaction), not an ORM bulk insert: the ORM's
+    bookkeeping per row cost more than the insert itself (benchmarks/ingest_bench.py). sqlite3 sums the row
+    counts of an executemany, a skipped conflict counting 0; on psycopg SQLAlchemy reports no count (-1) for
+    one, so PostgreSQL counts the rows RETURNING gives back.
+    """
     if not rows:
         return 0
-    inserted = session.execute(_insert(session, model).returning(model.id), rows).all()
-    return len(inserted)
+    connection, statement = session.connection(), _insert(session, model)
+    if connection.dialect.name == "sqlite":
+        return connection.execute(statement, rows).rowcount
+    return len(connection.execute(statement.returning(model.__table__.c.id), rows).all())
 
 
 def record_messages(session: Session, messages: Sequence[MachineMessage], *, received_at=None) -> RecordResult:
@@ -73,15 +81,19 @@ def _apply_states_and_latest(session: Session, messages: Sequence[MachineMessage
     for machine_id, own in by_machine.items():
         machine = machines[machine_id]
         machine.last_seen = max(filter(None, (machine.last_seen, received_at)))
+        metrics, metrics_at = None, machine.metrics_at  # folded here, set on the machine once
         for message in own:
-            newer = machine.metrics_at is None or message.ts >= machine.metrics_at
-            if isinstance(message, TelemetryMessage) and newer:
-                machine.metrics = {**(machine.metrics or {}), **message.metrics}
-                machine.metrics_at = message.ts
+            if isinstance(message, TelemetryMessage):
+                if metrics_at is None or message.ts >= metrics_at:
+                    metrics = dict(machine.metrics or {}) if metrics is None else metrics
+                    metrics.update(message.metrics)
+                    metrics_at = message.ts
             elif isinstance(message, StateMessage):
                 change = _apply_state(session, machine, message, received_at)
                 if change:
                     changes.append(change)
+        if metrics is not None:
+            machine.metrics, machine.metrics_at = metrics, metrics_at
     return changes
 
 
