@@ -66,14 +66,14 @@ def test_state_messages_move_the_machine_and_record_history(sessions, session):
 
 
 def test_maintenance_set_by_a_steward_holds_against_the_machines_own_reports(sessions, session):
-    change_state(session, "printer-1", "maintenance", by="steward:ana", reason="new nozzle",
-                 at=NOW - timedelta(minutes=1))
-    record_messages(session, [StateMessage("printer-1", NOW, 1, MachineState.IDLE, detail="powered up")])
+    change_state(session, "printer-1", "maintenance", by="steward:ana", reason="new nozzle")
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    record_messages(session, [StateMessage("printer-1", soon, 1, MachineState.IDLE, detail="powered up")])
     machine = session.get(Machine, "printer-1")
     session.refresh(machine)
     assert (machine.state, machine.state_detail) == ("maintenance", "powered up")
-    change_state(session, "printer-1", "idle", by="steward:ana", at=NOW + timedelta(seconds=1))
-    record_messages(session, [StateMessage("printer-1", NOW + timedelta(seconds=2), 2, MachineState.FAULT)])
+    change_state(session, "printer-1", "idle", by="steward:ana", at=soon + timedelta(seconds=1))
+    record_messages(session, [StateMessage("printer-1", soon + timedelta(seconds=2), 2, MachineState.FAULT)])
     session.refresh(machine)
     assert machine.state == "fault", "once maintenance is over, the machine's reports move it again"
 
