@@ -6,6 +6,7 @@ The machine here is `shapeoko-5`, which no other browser test touches (they shar
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -108,3 +109,22 @@ def test_polling_pauses_while_the_tab_is_hidden_and_resumes_when_shown(page: Pag
         page.evaluate(flip, False)  # coming back polls at once, not after the next period
 
     expect(status).to_contain_text("live · updated")
+
+
+def test_a_kilns_page_draws_its_firing_as_a_chart_in_the_sites_time(page: Page, live_database, screenshot):
+    kiln = "ll-e23t"  # Montreal; no other browser test touches it
+    now = utcnow()
+    record_messages(live_database, [
+        TelemetryMessage(kiln, now - timedelta(minutes=5 * n), 1000 + n,
+                         {"chamber_c": round(20.0 + 2.4 * (72 - n) ** 1.5 / 8.5, 1), "power_w": 9600.0})
+        for n in range(72, -1, -1)])
+    log_in(page, "steward")
+    page.goto(f"/machines/{kiln}")
+    chart = page.locator("figure.chart-figure svg.chart").first
+    expect(chart).to_be_visible()
+    expect(chart.locator("path.series[data-series]")).not_to_have_count(0)
+    expect(page.locator("section.charts h2")).to_contain_text("America/Toronto")
+    expect(page.locator("dl.latest dd[data-metric=chamber_c]")).to_contain_text("°C")
+    screenshot(page, "machine-telemetry")
+    page.get_by_role("link", name="24 h").click()
+    expect(page.locator("section.charts h2")).to_contain_text("Last 24 hours")
