@@ -134,6 +134,8 @@ def _check_text(value: Any, name: str, *, optional: bool = True) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > MAX_TEXT:
         raise MessageError("schema", f"{name} must be text of at most {MAX_TEXT} characters")
+    if "\x00" in value:
+        raise MessageError("schema", f"{name} contains a NUL character")
     return value
 
 

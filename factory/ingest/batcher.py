@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from drivers.messages import MachineMessage
 from factory.ingest.gate import Gate
 from factory.models import Machine, Site, utcnow
-from factory.services.telemetry import record_messages
+from factory.services.telemetry import RecordResult, record_messages
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,15 @@ class Arrival:
     topic: str
     payload: bytes
     ack: Callable[[], None] = field(default=lambda: None)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A checked batch waiting to be stored: every arrival taken, the messages let in, when it was checked."""
+
+    taken: list[Arrival]
+    admitted: list[MachineMessage]
+    now: datetime
 
 
 def machine_directory(session: Session) -> dict[str, str]:
@@ -55,6 +65,7 @@ class Batcher:
         self.duplicates_in_db = 0
         self.lag_s = 0.0
         self.store_failures = 0
+        self._pending: _Pending | None = None
 
     def arrive(self, arrival: Arrival) -> None:
         self.queue.append(arrival)
@@ -62,41 +73,67 @@ class Batcher:
             self.wakeup.set()
 
     def drain(self, *, now: datetime | None = None) -> int:
-        """Process up to MAX_BATCH queued arrivals; returns how many were taken off the queue."""
-        taken = []
-        while self.queue and len(taken) < MAX_BATCH:
-            taken.append(self.queue.popleft())
-        if not taken:
-            return 0
-        now = now or utcnow()
-        admitted = []
-        for arrival in taken:
-            message = self.gate.admit(arrival.topic, arrival.payload, now)
-            if message is not None:
-                admitted.append(message)
-        if not self._store(admitted, now):
-            self.queue.extendleft(reversed(taken))  # keep order; the broker has not been told anything
-            return 0
-        for arrival in taken:
-            arrival.ack()
-        if admitted:
-            self.lag_s = max(0.0, (utcnow() - max(m.ts for m in admitted)).total_seconds())
-        return len(taken)
+        """Store up to MAX_BATCH queued arrivals; returns how many were stored and acknowledged.
 
-    def _store(self, admitted, now: datetime) -> bool:
+        A batch the database could not take (away, locked) is kept as it was checked and tried again on
+        the next call, so its messages are neither checked nor counted twice, and nothing is acknowledged.
+        """
+        if self._pending is None:
+            taken = []
+            while self.queue and len(taken) < MAX_BATCH:
+                taken.append(self.queue.popleft())
+            if not taken:
+                return 0
+            now = now or utcnow()
+            admitted = [m for m in (self.gate.admit(a.topic, a.payload, now) for a in taken) if m is not None]
+            self._pending = _Pending(taken, admitted, now)
+        pending = self._pending
+        if not self._store(pending.admitted, pending.now):
+            return 0
+        self._pending = None
+        for arrival in pending.taken:
+            arrival.ack()
+        if pending.admitted:
+            self.lag_s = max(0.0, (utcnow() - max(m.ts for m in pending.admitted)).total_seconds())
+        return len(pending.taken)
+
+    def _store(self, admitted: list[MachineMessage], now: datetime) -> bool:
         if not admitted:
             return True
         try:
-            with self.sessions() as session:
-                result = record_messages(session, admitted, received_at=now)
+            result = self._record(admitted, now)
         except OperationalError as exc:  # database away or locked: keep the batch, try again
             self.store_failures += 1
-            for message in admitted:
-                self.gate.forget(message)
-            self.gate.accepted -= len(admitted)
             log.error("could not store a batch of %d messages, will retry: %s", len(admitted), exc.orig)
             time.sleep(0.5)
             return False
+        except DBAPIError as exc:  # a message the database refuses would be refused again: find it
+            log.error("the database refused a batch of %d messages (%s); storing them one by one",
+                      len(admitted), exc.orig)
+            result = self._record_one_by_one(admitted, now)
+        self._count(result)
+        return True
+
+    def _record(self, messages: list[MachineMessage], now: datetime) -> RecordResult:
+        with self.sessions() as session:
+            return record_messages(session, messages, received_at=now)
+
+    def _record_one_by_one(self, messages: list[MachineMessage], now: datetime) -> RecordResult:
+        stored = duplicates = 0
+        changes: list[tuple[str, str, str]] = []
+        for message in messages:
+            try:
+                result = self._record([message], now)
+            except OperationalError:
+                raise
+            except DBAPIError as exc:
+                self.gate.refuse(message, "unstorable", f"the database refused it: {exc.orig}")
+                continue
+            stored, duplicates = stored + result.stored, duplicates + result.duplicates
+            changes += result.state_changes
+        return RecordResult(stored, duplicates, changes)
+
+    def _count(self, result: RecordResult) -> None:
         if result.duplicates:
             self.duplicates_in_db += result.duplicates
             self.gate.dropped["duplicate"] += result.duplicates
@@ -105,12 +142,15 @@ class Batcher:
             log.info("machine %s: %s -> %s", *change)
             if self.on_state_change:
                 self.on_state_change(*change)
-        return True
 
     def _newer_directory(self) -> dict[str, str] | None:
         """The machines as registered now (one may be new), read at most every few seconds."""
         if time.monotonic() - self._directory_at < DIRECTORY_REFRESH_S:
             return None
         self._directory_at = time.monotonic()
-        with self.sessions() as session:
-            return machine_directory(session)
+        try:
+            with self.sessions() as session:
+                return machine_directory(session)
+        except OperationalError as exc:
+            log.error("could not read the registered machines, keeping the last list: %s", exc.orig)
+            return None

@@ -23,7 +23,8 @@ REMEMBERED_PER_MACHINE = 4096
 PASSED_CHANNELS = (Channel.CMD, Channel.CMD_ACK)
 
 # Stable drop reasons: the label of factory_ingest_messages_dropped_total.
-REASONS = ("topic", "json", "schema", "unknown_machine", "wrong_site", "spoofed", "future", "duplicate")
+REASONS = ("topic", "json", "schema", "unknown_machine", "wrong_site", "spoofed", "future", "duplicate",
+           "unstorable")
 
 
 class Ignored(Exception):
@@ -90,9 +91,11 @@ class Gate:
             raise Dropped("duplicate", f"seq {message.seq} at {message.ts.isoformat()} was accepted already")
         return message
 
-    def forget(self, message: MachineMessage) -> None:
-        """Undo the memory of a message whose storing failed, so its redelivery is not taken for a duplicate."""
-        self._seen.get(message.machine, {}).pop((message.seq, message.ts), None)
+    def refuse(self, message: MachineMessage, reason: str, why: str) -> None:
+        """Count an admitted message as dropped after all (the database would not take it)."""
+        self.accepted -= 1
+        self.dropped[reason] += 1
+        log.warning("dropped message of %s seq %s: %s: %s", message.machine, message.seq, reason, why[:300])
 
     def _seen_before(self, machine: str, seq: int, ts: datetime) -> bool:
         seen = self._seen.setdefault(machine, OrderedDict())

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from drivers.mqtt import BrokerAddress, ClientOptions, InboundMessage, MqttClient
@@ -90,10 +91,17 @@ class IngestWorker:
             self._counters_at = now
         if now - self._retention_at >= RETENTION_EVERY_S:
             self._retention_at = now
+            self.apply_retention()
+
+    def apply_retention(self) -> None:
+        try:
             with self.sessions() as session:
                 folded, pruned = downsample_and_prune(session, self.retention)
-            if folded or pruned:
-                log.info("telemetry retention: %d samples folded into means, %d deleted", folded, pruned)
+        except OperationalError as exc:  # busy or away: the next round does it
+            log.error("telemetry retention skipped this round: %s", exc.orig)
+            return
+        if folded or pruned:
+            log.info("telemetry retention: %d samples folded into means, %d deleted", folded, pruned)
 
     def flush_counters(self) -> None:
         gate = self.batcher.gate

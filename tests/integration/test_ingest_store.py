@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, func, select, text
 
 import factory.db
 from drivers.messages import EventMessage, StateMessage, TelemetryMessage, encode, format_ts
@@ -15,7 +16,7 @@ from factory.ingest.batcher import Arrival, Batcher
 from factory.models import Machine, MachineEvent, MachineStateChange, TelemetrySample
 from factory.services.machines import change_state
 from factory.services.telemetry import Retention, downsample_and_prune, record_messages, sample_count, samples
-from tests.integration.conftest import make_commune_with_site, make_machine
+from tests.integration.conftest import make_commune_with_site, make_machine, sqlite_only
 
 # After the machines are registered, even by a test that runs late in a long suite (the limit is 15 minutes).
 NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)
@@ -176,3 +177,51 @@ def test_batcher_accepts_a_machine_registered_after_it_started(sessions, session
     batcher.drain(now=NOW)
     assert batcher.gate.accepted == 1
     assert sample_count(session, "printer-3") == 1
+
+
+@sqlite_only
+def test_a_batch_the_locked_database_refused_is_stored_later_and_counted_once(sessions, session, db_url, request):
+    engine = create_engine(db_url, connect_args={"timeout": 0.1})
+    request.addfinalizer(engine.dispose)
+    batcher = Batcher(factory.db.make_sessionmaker(engine))
+    acks = []
+    batcher.arrive(arrival(telemetry(1), acks=acks))
+    batcher.arrive(Arrival("mf/north/printer-1/telemetry", b"{oops"))
+    blocker = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        assert batcher.drain(now=NOW) == 0
+        assert batcher.drain(now=NOW) == 0
+        assert acks == [], "nothing is acknowledged before it is stored"
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert batcher.drain(now=NOW) == 2
+    assert acks == [telemetry(1)]
+    assert (batcher.gate.accepted, dict(batcher.gate.dropped)) == (1, {"json": 1})
+    assert batcher.store_failures == 2
+    assert sample_count(session, "printer-1") == 1
+
+
+def test_a_message_the_database_refuses_is_dropped_alone_and_the_worker_goes_on(sessions, session):
+    refuse_detail(session, "boom")
+    batcher = Batcher(sessions)
+    acks = []
+    bad = EventMessage("printer-1", NOW, 2, "fault", detail="boom")
+    for message in (telemetry(1), bad, telemetry(3)):
+        batcher.arrive(arrival(message, acks=acks))
+    assert batcher.drain(now=NOW) == 3
+    assert acks == [telemetry(1), bad, telemetry(3)], "the refused one too: it would be refused again"
+    assert (batcher.gate.accepted, dict(batcher.gate.dropped)) == (2, {"unstorable": 1})
+    assert sample_count(session, "printer-1") == 2
+    assert session.scalar(select(func.count()).select_from(MachineEvent)) == 0
+
+
+def refuse_detail(session, detail: str) -> None:
+    """Make the real database refuse events with this detail, as a constraint the gate does not know would."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ALTER TABLE machine_event ADD CONSTRAINT refuse_it CHECK (detail <> '{detail}')"))
+    else:
+        session.execute(text(f"CREATE TRIGGER refuse_it BEFORE INSERT ON machine_event WHEN NEW.detail = '{detail}' "
+                             "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"))
+    session.commit()

@@ -139,6 +139,7 @@ def _with(channel, **changes):
     (Channel.STATE, _with(Channel.STATE, machine="Prusa 1"), "schema"),
     (Channel.STATE, _with(Channel.STATE, extra=1), "schema"),
     (Channel.STATE, _with(Channel.STATE, detail="x" * 501), "schema"),
+    (Channel.STATE, _with(Channel.STATE, detail="relay\u0000"), "schema"),  # PostgreSQL text cannot hold NUL
     (Channel.TELEMETRY, _with(Channel.TELEMETRY, metrics={}), "schema"),
     (Channel.TELEMETRY, _with(Channel.TELEMETRY, metrics=[1]), "schema"),
     (Channel.TELEMETRY, _with(Channel.TELEMETRY, metrics={"Hotend": 1}), "schema"),
