@@ -239,6 +239,7 @@ class MqttClient:
         self._started = False
         self._stopping = False
         self.handler_errors = 0
+        self.connections = 0  # successful connects so far: a machine compares it to republish its state
         self.refused_publishes = 0
         self.unmatched_messages = 0
         self.last_connect_refusal: str | None = None
@@ -394,6 +395,7 @@ class MqttClient:
             logger.warning("broker accepts %d unacknowledged publishes, the client sends up to %d: lower "
                            "ClientOptions.max_inflight or raise the broker's max_inflight_messages",
                            receive_maximum, self.options.max_inflight)
+        self.connections += 1
         self._connected.set()
         logger.info("connected to %s as %s (session %s)", self.address.url(), self.client_id,
                     "resumed" if flags.session_present else "new")

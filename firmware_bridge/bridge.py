@@ -82,6 +82,7 @@ class Bridge:
         self._seq = int(time.time() * 1000)  # increasing across restarts of the bridge, too
         self._stop = threading.Event()
         self._port: serial.SerialBase | None = None
+        self._connections_seen = 0
         client.subscribe(self._topic(Channel.CMD), self._on_command)
 
     # --- outgoing messages ---
@@ -171,7 +172,8 @@ class Bridge:
                     self.publish_telemetry(self.driver.snapshot())
                     next_poll = time.monotonic() + self.config.interval_s
                 self._run_commands()
-                line = self._port.readline()
+                self._republish_after_reconnect()
+                line = self._port.readline(MAX_LINE)
                 if line:
                     self._receive(line)
         except (serial.SerialException, OSError) as exc:
@@ -208,6 +210,15 @@ class Bridge:
         if count <= 5 or count % LOG_EVERY_MALFORMED == 0:
             log.warning("malformed serial line from %s (%d so far): %r", self.config.port, count,
                         observation.text[:80])
+
+    def _republish_after_reconnect(self) -> None:
+        """After the broker saw this bridge vanish it published the retained `offline` last will: say the
+        real state again on every new connection, or the factory shows the machine offline until it
+        next changes state (hours, in a long print)."""
+        connections = self.client.connections
+        if connections != self._connections_seen:
+            self._connections_seen = connections
+            self.publish_state(self.driver.snapshot())
 
     def _run_commands(self) -> None:
         while True:

@@ -161,7 +161,7 @@ class KilnSimulator:
             for event, code, detail in kiln.events:
                 self._send(EventMessage(self.machine, now, self._seq_next(), event, kiln.job, code, detail))
             kiln.events.clear()
-            headline = (kiln.state, kiln.job, kiln.progress)
+            headline = (kiln.state, kiln.job, kiln.progress, self.client.connections)  # again after a reconnect
             if headline != self._published_state:
                 self._published_state = headline
                 self._send(StateMessage(self.machine, now, self._seq_next(), kiln.state, kiln.job, kiln.progress,

@@ -12,7 +12,8 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from drivers.messages import Channel, MachineMessage, MessageError, decode, parse_topic
+from drivers.messages import Channel, MachineMessage, MessageError, StateMessage, decode, parse_topic
+from drivers.states import MachineState
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,12 @@ PASSED_CHANNELS = (Channel.CMD, Channel.CMD_ACK)
 # Stable drop reasons: the label of factory_ingest_messages_dropped_total.
 REASONS = ("topic", "json", "schema", "unknown_machine", "wrong_site", "spoofed", "future", "duplicate",
            "unstorable")
+
+
+def _is_last_will(message: MachineMessage) -> bool:
+    """A retained `offline` will is fixed when its client connects, so the broker may publish the very same
+    message after each vanishing of one long-lived client; applying it again changes nothing."""
+    return isinstance(message, StateMessage) and message.state is MachineState.OFFLINE
 
 
 class Ignored(Exception):
@@ -87,7 +94,7 @@ class Gate:
             raise Dropped("wrong_site", f"machine {where.machine!r} stands at {site!r}, not {where.site!r}")
         if message.ts - now > FUTURE_TOLERANCE:
             raise Dropped("future", f"ts {message.ts.isoformat()} is more than 5 minutes ahead")
-        if self._seen_before(message.machine, message.seq, message.ts):
+        if not _is_last_will(message) and self._seen_before(message.machine, message.seq, message.ts):
             raise Dropped("duplicate", f"seq {message.seq} at {message.ts.isoformat()} was accepted already")
         return message
 

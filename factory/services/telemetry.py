@@ -82,6 +82,7 @@ def _apply_states_and_latest(session: Session, messages: Sequence[MachineMessage
         machine = machines[machine_id]
         machine.last_seen = max(filter(None, (machine.last_seen, received_at)))
         metrics, metrics_at = None, machine.metrics_at  # folded here, set on the machine once
+        last_report = metrics_at  # the machine's newest word on its own clock, for dating a last will
         for message in own:
             if isinstance(message, TelemetryMessage):
                 if metrics_at is None or message.ts >= metrics_at:
@@ -89,25 +90,27 @@ def _apply_states_and_latest(session: Session, messages: Sequence[MachineMessage
                     metrics.update(message.metrics)
                     metrics_at = message.ts
             elif isinstance(message, StateMessage):
-                change = _apply_state(session, machine, message, received_at)
+                change = _apply_state(session, machine, message, last_report)
                 if change:
                     changes.append(change)
+            last_report = max(filter(None, (last_report, message.ts)))
         if metrics is not None:
             machine.metrics, machine.metrics_at = metrics, metrics_at
     return changes
 
 
 def _apply_state(session: Session, machine: Machine, message: StateMessage,
-                 received_at: datetime) -> tuple[str, str, str] | None:
+                 last_report: datetime | None) -> tuple[str, str, str] | None:
     """A newer state moves the machine and its history; an older one (a late replay) changes nothing.
 
-    A retained last will `offline` carries the time its client connected, not when it vanished: the broker
-    sends it at the disconnection, so it counts from when it arrived. Maintenance a steward set holds
+    A retained last will `offline` carries the time its client connected, not when it vanished: it counts
+    from the machine's last report (its newest reading, on its own clock), so that the state the machine
+    reports when it comes back, stamped later on that clock, is newer than it. Maintenance a steward set holds
     until a steward ends it: the machine's own reports then update job, progress and detail only.
     """
     at = message.ts
     if message.state is MachineState.OFFLINE and at < machine.state_since:
-        at = max(received_at, machine.state_since)
+        at = max(last_report or at, machine.state_since)
     if at < machine.state_since:
         return None
     machine.job, machine.progress, machine.state_detail = message.job, message.progress, message.detail

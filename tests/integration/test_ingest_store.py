@@ -89,15 +89,32 @@ def test_a_late_state_older_than_the_current_one_changes_nothing(sessions, sessi
     assert machine.state == "running"
 
 
-def test_a_stale_last_will_offline_counts_from_its_arrival(sessions, session):
-    record_messages(session, [StateMessage("printer-1", NOW, 2, MachineState.RUNNING)])
+def test_a_stale_last_will_counts_from_the_machines_last_report(sessions, session):
+    record_messages(session, [StateMessage("printer-1", NOW, 2, MachineState.RUNNING),
+                              telemetry(3, at=NOW + timedelta(seconds=20))])
     will = StateMessage("printer-1", NOW - timedelta(hours=2), 0, MachineState.OFFLINE, detail="connection lost")
-    arrived = NOW + timedelta(seconds=30)
-    result = record_messages(session, [will], received_at=arrived)
+    result = record_messages(session, [will], received_at=NOW + timedelta(minutes=5))  # a lagging ingest
     machine = session.get(Machine, "printer-1")
     session.refresh(machine)
     assert result.state_changes == [("printer-1", "running", "offline")]
-    assert (machine.state, machine.state_since, machine.available) == ("offline", arrived, False)
+    assert (machine.state, machine.state_since, machine.available) == ("offline", NOW + timedelta(seconds=20), False)
+    back = StateMessage("printer-1", NOW + timedelta(seconds=40), 4, MachineState.RUNNING, detail="reconnected")
+    record_messages(session, [back], received_at=NOW + timedelta(minutes=5))
+    session.refresh(machine)
+    assert machine.state == "running", "what the machine says on coming back is newer than its will"
+
+
+def test_the_same_last_will_published_twice_is_applied_both_times(sessions, session, monkeypatch):
+    monkeypatch.setattr("factory.ingest.batcher.DIRECTORY_REFRESH_S", 0.0)
+    batcher = Batcher(sessions)
+    will = StateMessage("printer-1", NOW - timedelta(hours=2), 0, MachineState.OFFLINE, detail="connection lost")
+    for seq, message in enumerate([will, StateMessage("printer-1", NOW, 1, MachineState.RUNNING), will], start=1):
+        batcher.arrive(arrival(message))
+        batcher.drain(now=NOW + timedelta(seconds=seq))
+    machine = session.get(Machine, "printer-1")
+    session.refresh(machine)
+    assert machine.state == "offline", "the bridge vanished a second time"
+    assert batcher.gate.dropped["duplicate"] == 0
 
 
 def test_latest_metrics_merge_and_last_seen_follows_arrivals(sessions, session):

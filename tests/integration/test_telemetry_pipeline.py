@@ -37,6 +37,7 @@ from factory.settings import Settings
 from firmware_bridge import cli as bridge_cli
 from tests.integration.conftest import api_token, make_commune_with_site, make_machine, make_user
 from tests.support.mosquitto import Inbox, MosquittoBroker
+from tests.support.tcp_proxy import TcpRelay
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -127,10 +128,14 @@ class Plant:
         self._stops.append(lambda: (kiln.stop(), thread.join(10)))
         return kiln
 
-    def bridge(self, simulator, machine: str = "printer-1", protocol: str = "marlin"):
+    def bridge(self, simulator, machine: str = "printer-1", protocol: str = "marlin", *, port: int | None = None):
+        """A bridge for the simulator, to the broker or, given `port`, to a relay in front of it."""
+        url = self.broker.url(machine, self.passwords[machine])
+        if port is not None:
+            url = url.replace(f":{self.broker.port}", f":{port}")
         args = bridge_cli.parser().parse_args([
             "--serial", simulator.path, "--protocol", protocol, "--site", "north", "--machine", machine,
-            "--broker", self.broker.url(machine, self.passwords[machine]), "--spool", str(self.tmp_path / "spool"),
+            "--broker", url, "--spool", str(self.tmp_path / "spool"),
             "--interval", "0.2"])
         bridge = bridge_cli.build(args)
         thread = threading.Thread(target=bridge.run, name="bridge", daemon=True)
@@ -379,6 +384,23 @@ def test_a_kiln_whose_controller_dies_is_marked_offline_by_its_last_will(plant):
     machine = plant.machine_when(lambda m: m["state"] == "offline", "offline from the last will", "kiln-1")
     assert machine["available"] is False
     assert machine["state_detail"] == "connection lost"
+
+
+def test_after_a_network_blip_the_bridge_says_its_state_again_over_its_last_will(plant):
+    plant.ingest()
+    relay = TcpRelay(plant.broker.port)
+    try:
+        bridge = plant.bridge(plant.printer(), port=relay.port)
+        plant.machine_when(lambda m: m["state"] == "idle", "printer idle")
+        connections = bridge.client.connections
+        assert relay.cut() == 1  # the Wi-Fi drops: the broker publishes the bridge's retained `offline` will
+        plant.machine_when(lambda m: m["state"] == "offline" and m["state_detail"] == "bridge connection lost",
+                           "offline from the last will")
+        eventually(lambda: bridge.client.connections > connections, what="the bridge reconnected")
+        machine = plant.machine_when(lambda m: m["state"] == "idle", "idle again without any change on the printer")
+        assert machine["available"] is True
+    finally:
+        relay.close()
 
 
 # --- the broker going away ------------------------------------------------------------------------------
