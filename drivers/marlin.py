@@ -178,6 +178,7 @@ class MarlinDriver:
         self._printing = self._paused = False
         self._fault: str | None = None
         self._selected: str | None = None
+        self._commanded_job: str | None = None
 
     # --- line bookkeeping ------------------------------------------------------------------------------
 
@@ -248,7 +249,10 @@ class MarlinDriver:
         return self._send(*[c for c in wanted if c not in self._queue])
 
     def command(self, cmd: str, args: dict) -> list[bytes]:
-        """pause M25, resume M24, stop M524, home G28, start_job M23 <file> + M24 (args {"file": ...})."""
+        """pause M25, resume M24, stop M524, home G28, start_job M23 <file> + M24 (args {"file": ..., "job": ...}).
+
+        The job id given with start_job names the print in state and events (DESIGN.md 4.1: `job` is the
+        factory's job id); without one, the file name does."""
         simple = {"pause": "M25", "resume": "M24", "stop": "M524", "home": "G28"}
         if cmd in simple:
             return self._send(simple[cmd])
@@ -256,6 +260,7 @@ class MarlinDriver:
             name = str((args or {}).get("file", "")).strip()
             if not name or not name.isprintable() or "*" in name:
                 raise UnsupportedCommand("start_job needs args {'file': <name of a file on the SD card>}")
+            self._commanded_job = str(args.get("job") or "").strip() or None
             return self._send(f"M23 {name}", "M24")
         raise UnsupportedCommand(f"Marlin driver cannot {cmd!r}")
 
@@ -380,7 +385,8 @@ class MarlinDriver:
 
     def _job_began(self) -> list[Observation]:
         self._printing, self._paused = True, False
-        self._track.job = self._track.job or self._selected
+        self._track.job = self._track.job or self._commanded_job or self._selected
+        self._commanded_job = None
         self._track.progress = self._track.progress or 0.0
         return [MachineEvent(event=JOB_STARTED, job=self._track.job, detail=self._track.job or "")]
 

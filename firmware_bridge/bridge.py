@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import threading
 import time
@@ -30,6 +31,7 @@ from drivers.firmware import (
     UnsupportedCommand,
 )
 from drivers.messages import (
+    MAX_TEXT,
     Channel,
     CommandAck,
     CommandMessage,
@@ -67,6 +69,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def _clip(text: str | None) -> str | None:
+    """Firmware text (a file name, an error) cut to what a message may carry."""
+    return None if text is None else text[:MAX_TEXT]
+
+
 class Bridge:
     def __init__(self, config: BridgeConfig, make_driver: Callable[[], FirmwareDriver], client: MqttClient,
                  spool: Spool):
@@ -78,6 +85,7 @@ class Bridge:
         self.sender = Sender(spool, client)
         self.commands: queue.Queue[CommandMessage] = queue.Queue()
         self.bad_commands = 0
+        self.unpublishable = 0
         self.port_losses = 0
         self._seq = int(time.time() * 1000)  # increasing across restarts of the bridge, too
         self._stop = threading.Event()
@@ -94,7 +102,15 @@ class Bridge:
         self._seq += 1
         return self._seq
 
-    def _spool(self, message, *, important: bool) -> None:
+    def _spool(self, build: Callable[[], object], *, important: bool) -> None:
+        """Build a message and keep it for the sender. What the firmware said may not make a valid message
+        (a reading of `inf`, say): that is logged and counted, and the bridge goes on."""
+        try:
+            message = build()
+        except MessageError as exc:
+            self.unpublishable += 1
+            log.warning("could not make a message of what the firmware reported: %s", exc)
+            return
         try:
             self.spool.put(self._topic(message.channel), encode(message), retain=message.channel is Channel.STATE,
                            important=important)
@@ -104,20 +120,21 @@ class Bridge:
 
     def publish_state(self, snapshot: Snapshot, *, state: MachineState | None = None, detail: str | None = None):
         detail = snapshot.detail if detail is None else detail
-        self._spool(StateMessage(self.config.machine, now(), self._next_seq(), state or snapshot.state,
-                                 snapshot.job, snapshot.progress, detail[:500]), important=True)
+        self._spool(lambda: StateMessage(self.config.machine, now(), self._next_seq(), state or snapshot.state,
+                                         _clip(snapshot.job), snapshot.progress, _clip(detail)), important=True)
 
     def publish_telemetry(self, snapshot: Snapshot) -> None:
-        if snapshot.metrics:
-            self._spool(TelemetryMessage(self.config.machine, now(), self._next_seq(), snapshot.metrics),
+        metrics = {name: value for name, value in snapshot.metrics.items() if math.isfinite(value)}
+        if metrics:
+            self._spool(lambda: TelemetryMessage(self.config.machine, now(), self._next_seq(), metrics),
                         important=False)
 
     def publish_event(self, event: MachineEvent) -> None:
-        self._spool(EventMessage(self.config.machine, now(), self._next_seq(), event.event, event.job,
-                                 event.code, event.detail[:500]), important=True)
+        self._spool(lambda: EventMessage(self.config.machine, now(), self._next_seq(), event.event, _clip(event.job),
+                                         _clip(event.code), _clip(event.detail)), important=True)
 
     def acknowledge(self, command: CommandMessage, ok: bool, detail: str = "") -> None:
-        self._spool(CommandAck(self.config.machine, now(), command.id, ok, detail[:500]), important=True)
+        self._spool(lambda: CommandAck(self.config.machine, now(), command.id, ok, _clip(detail)), important=True)
 
     # --- commands from the broker (MQTT thread) ---
 
@@ -160,7 +177,12 @@ class Bridge:
             return False
         log.info("opened %s", self.config.port)
         self.driver = self.make_driver()
-        self._write(self.driver.handshake())
+        try:
+            self._write(self.driver.handshake())
+        except (serial.SerialException, OSError) as exc:  # opened, then gone at once (a board resetting)
+            log.warning("lost %s during the handshake: %s", self.config.port, exc)
+            self._close()
+            return False
         return True
 
     def _serve(self) -> None:
@@ -227,7 +249,8 @@ class Bridge:
             except queue.Empty:
                 return
             try:
-                data = self.driver.command(command.cmd.value, dict(command.args))
+                args = {**command.args, **({"job": command.job} if command.job else {})}
+                data = self.driver.command(command.cmd.value, args)
             except UnsupportedCommand as exc:
                 self.acknowledge(command, False, str(exc))
                 continue

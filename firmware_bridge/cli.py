@@ -61,7 +61,11 @@ def _interval(value: str) -> float:
     return seconds
 
 
-DRIVERS = {"marlin": MarlinDriver, "grbl": GrblDriver}
+def make_driver(protocol: str, interval_s: float):
+    """A factory of fresh drivers (one per opening of the port); Marlin auto-reports at the poll interval."""
+    if protocol == "marlin":
+        return lambda: MarlinDriver(interval=interval_s)
+    return GrblDriver
 
 
 def build(args: argparse.Namespace) -> Bridge:
@@ -71,7 +75,7 @@ def build(args: argparse.Namespace) -> Bridge:
     client = MqttClient(args.broker, f"bridge-{args.site}-{args.machine}",
                         will=(topic(args.site, args.machine, "state"), encode(will)), options=ClientOptions())
     config = BridgeConfig(args.serial, args.site, args.machine, args.baud, args.interval)
-    return Bridge(config, DRIVERS[args.protocol], client, Spool(spool_dir, limit=args.spool_limit))
+    return Bridge(config, make_driver(args.protocol, args.interval), client, Spool(spool_dir, limit=args.spool_limit))
 
 
 def main(argv: list[str] | None = None) -> int:

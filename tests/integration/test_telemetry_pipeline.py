@@ -239,8 +239,9 @@ def send(client: MqttClient, topic: str, payload: bytes) -> None:
     assert client.publish(topic, payload).wait(WAIT), f"no PUBACK for {topic}"
 
 
-def command(service: MqttClient, cmd: str, args: dict | None = None, machine: str = "printer-1"):
-    message = CommandMessage(f"c-{cmd}-{time.monotonic_ns()}", cmd, args=args or {})
+def command(service: MqttClient, cmd: str, args: dict | None = None, machine: str = "printer-1",
+            job: str | None = None):
+    message = CommandMessage(f"c-{cmd}-{time.monotonic_ns()}", cmd, job=job, args=args or {})
     send(service, f"mf/north/{machine}/cmd", encode(message))
     return message.id
 
@@ -270,14 +271,17 @@ def test_a_print_started_by_command_runs_to_done_and_its_events_are_stored(plant
     acks = Inbox()
     service = plant.client("factory", SERVICE_PASSWORD, "steward-console", **{"mf/north/printer-1/cmd/ack": acks})
     eventually(lambda: plant.machine()["state"] == "idle", what="printer idle")
-    command_id = command(service, "start_job", {"file": "benchy.gco"})
-    assert acks.wait_for(lambda ms: any(json.loads(m.payload)["id"] == command_id for m in ms), WAIT)
-    ack = next(json.loads(m.payload) for m in acks.messages if json.loads(m.payload)["id"] == command_id)
-    assert ack["ok"] is True
-    eventually(lambda: plant.machine()["state"] == "running", what="printer running")
+    command_id = command(service, "start_job", {"file": "benchy.gco"}, job="job-42")
+    assert acknowledgement(acks, command_id)["ok"] is True
+    machine = plant.machine_when(lambda m: m["state"] == "running", "printer running")
+    assert machine["job"] == "job-42", "the factory's job id, not the file name"
     eventually(lambda: "job_finished" in plant.events(), what="job_finished event stored")
     eventually(lambda: plant.machine()["state"] == "idle", what="printer idle again")
     assert plant.events().index("job_started") < plant.events().index("job_finished")
+    with plant.sessions() as session:
+        jobs = dict(session.execute(select(MachineEvent.event, MachineEvent.job)
+                                    .where(MachineEvent.machine_id == "printer-1")).all())
+    assert jobs == {"job_started": "job-42", "job_finished": "job-42"}
 
 
 def test_a_thermal_runaway_marks_the_machine_unavailable(plant):
@@ -401,6 +405,24 @@ def test_after_a_network_blip_the_bridge_says_its_state_again_over_its_last_will
         assert machine["available"] is True
     finally:
         relay.close()
+
+
+def test_firmware_output_no_message_can_carry_is_skipped_and_the_bridge_goes_on(plant):
+    plant.ingest()
+    simulator = plant.printer(print_seconds=1.0)
+    bridge = plant.bridge(simulator)
+    plant.machine_when(lambda m: m["state"] == "idle", "printer idle")
+    simulator.inject_line("ok T:" + "9" * 400 + " /0.0 B:21.0 /0.0")  # a corrupted reading: inf
+    simulator.files["x" * 600 + ".gco"] = 1000
+    simulator.inject_line(f"File opened: {'x' * 600}.gco Size: 1000")  # a file name longer than a job may be
+    simulator.inject_line("File selected")
+    simulator.inject_line("Done printing file")
+    before = plant.samples()
+    eventually(lambda: plant.samples() > before + 5, what="readings still arriving")
+    machine = plant.machine_when(lambda m: "hotend_c" in m["metrics"], "a hotend reading after the bad one")
+    assert machine["metrics"]["hotend_c"] < 400, "the infinite reading was never published"
+    assert machine["state"] == "idle"
+    assert bridge.port_losses == 0
 
 
 # --- the broker going away ------------------------------------------------------------------------------

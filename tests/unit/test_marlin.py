@@ -232,11 +232,20 @@ def test_unsupported_commands_raise(cmd, args):
 # --- state mapping ---------------------------------------------------------------------------------------
 
 
-def printing() -> MarlinDriver:
+def printing(job: str | None = None) -> MarlinDriver:
     driver, _ = connected()
-    driver.command("start_job", {"file": "benchy.gco"})
+    driver.command("start_job", {"file": "benchy.gco", **({"job": job} if job else {})})
     feed(driver, "File opened: benchy.gco Size: 5678", "File selected", "ok", "ok", "SD printing byte 0/5678")
     return driver
+
+
+def test_a_print_started_for_a_job_carries_the_job_id_not_the_file_name():
+    driver = printing(job="job-42")
+    assert driver.snapshot().job == "job-42"
+    events = [o for o in driver.feed("Done printing file") if isinstance(o, MachineEvent)]
+    assert [(e.event, e.job) for e in events] == [("job_finished", "job-42")]
+    again = printing()
+    assert again.snapshot().job == "benchy.gco", "without a job id the file names the print"
 
 
 def test_state_is_offline_until_the_firmware_speaks_then_idle():
