@@ -13,7 +13,7 @@ from factory.app import db
 from factory.domain.errors import InvalidParameter
 from factory.models import utcnow
 from factory.services.machines import get_machine
-from factory.services.telemetry import MAX_SAMPLES, samples
+from factory.services.telemetry import samples
 
 DEFAULT_WINDOW = timedelta(hours=6)
 MAX_WINDOW = timedelta(days=31)
@@ -36,12 +36,11 @@ def machine_telemetry(machine_id: str):
     for name in metrics:
         if not METRIC_PATTERN.fullmatch(name):
             raise InvalidParameter(f"metric {name!r} is not a name_unit such as hotend_c", field="metric")
-    found = samples(db(), machine.id, since=since, until=until, metrics=metrics, limit=MAX_SAMPLES + 1)
+    found = samples(db(), machine.id, since=since, until=until, metrics=metrics)
     return jsonify({
-        "machine": machine.id, "since": rfc3339(since), "until": rfc3339(until),
-        "truncated": len(found) > MAX_SAMPLES,
+        "machine": machine.id, "since": rfc3339(since), "until": rfc3339(until), "truncated": found.truncated,
         "samples": [{"ts": rfc3339(s.ts), "metrics": s.metrics, "resolution_s": s.resolution_s}
-                    for s in found[:MAX_SAMPLES]],
+                    for s in found.samples],
     })
 
 

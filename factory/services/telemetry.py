@@ -140,22 +140,44 @@ class Sample:
     resolution_s: int
 
 
-def samples(session: Session, machine_id: str, *, since: datetime, until: datetime,
-            metrics: Iterable[str] = (), limit: int = MAX_SAMPLES) -> list[Sample]:
-    """Samples of one machine in [since, until), oldest first, keeping only `metrics` when given."""
+@dataclass(frozen=True)
+class SampleWindow:
+    samples: list[Sample]
+    truncated: bool  # the window holds more samples than were returned: ask again from the last one
+    every: int = 1  # thinned to one stored sample in `every`, evenly over the window
+
+
+def samples(session: Session, machine_id: str, *, since: datetime, until: datetime, metrics: Iterable[str] = (),
+            limit: int = MAX_SAMPLES, thin: bool = False) -> SampleWindow:
+    """Samples of one machine in [since, until), oldest first, keeping only `metrics` when given.
+
+    A window holding more than `limit` samples gives its oldest `limit` and `truncated` (for paging), or,
+    with `thin`, every n-th sample across the whole window (for a chart, which must reach the present).
+    """
     if until <= since:
         raise InvalidParameter("`until` must be after `since`", field="until")
+    in_window = (TelemetrySample.machine_id == machine_id, TelemetrySample.ts >= since, TelemetrySample.ts < until)
+    columns = (TelemetrySample.ts, TelemetrySample.metrics, TelemetrySample.resolution_s)
+    every = 1
+    if thin:
+        count = session.scalar(select(func.count()).select_from(TelemetrySample).where(*in_window))
+        every = max(1, -(-count // limit))
+    if every > 1:
+        numbered = select(*columns, func.row_number().over(order_by=TelemetrySample.ts).label("n")) \
+            .where(*in_window).subquery()
+        query = select(numbered.c.ts, numbered.c.metrics, numbered.c.resolution_s) \
+            .where((numbered.c.n - 1) % every == 0).order_by(numbered.c.ts)
+    else:
+        query = select(*columns).where(*in_window).order_by(TelemetrySample.ts).limit(limit + 1)
+    rows = session.execute(query).all()
+    truncated = len(rows) > limit
     wanted = set(metrics)
-    rows = session.execute(
-        select(TelemetrySample.ts, TelemetrySample.metrics, TelemetrySample.resolution_s)
-        .where(TelemetrySample.machine_id == machine_id, TelemetrySample.ts >= since, TelemetrySample.ts < until)
-        .order_by(TelemetrySample.ts).limit(limit))
     found = []
-    for ts, values, resolution in rows:
+    for ts, values, resolution in rows[:limit]:
         kept = {k: v for k, v in values.items() if not wanted or k in wanted}
         if kept:
             found.append(Sample(ts, kept, resolution))
-    return found
+    return SampleWindow(found, truncated and not thin, every)
 
 
 def events(session: Session, machine_id: str, *, limit: int = 20) -> list[MachineEvent]:

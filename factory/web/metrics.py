@@ -39,15 +39,15 @@ def metrics() -> Response:
         worker = _label(counter.worker)
         last_flush[worker] = max(last_flush.get(worker, 0.0), counter.updated_at.timestamp())
         if counter.name == "accepted":
-            lines["factory_ingest_messages_accepted_total"].append(f'{{worker="{worker}"}} {counter.value:g}')
+            lines["factory_ingest_messages_accepted_total"].append(f'{{worker="{worker}"}} {int(counter.value)}')
         elif counter.name.startswith("dropped:"):
             reason = _label(counter.name.removeprefix("dropped:"))
             lines["factory_ingest_messages_dropped_total"].append(
-                f'{{worker="{worker}",reason="{reason}"}} {counter.value:g}')
+                f'{{worker="{worker}",reason="{reason}"}} {int(counter.value)}')
         elif counter.name.startswith("ignored:"):
             channel = _label(counter.name.removeprefix("ignored:"))
             lines["factory_ingest_messages_ignored_total"].append(
-                f'{{worker="{worker}",channel="{channel}"}} {counter.value:g}')
+                f'{{worker="{worker}",channel="{channel}"}} {int(counter.value)}')
         elif counter.name == "lag_seconds":
             lines["factory_ingest_lag_seconds"].append(f'{{worker="{worker}"}} {counter.value:.3f}')
     for worker, at in sorted(last_flush.items()):

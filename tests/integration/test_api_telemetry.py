@@ -86,10 +86,10 @@ def test_telemetry_without_a_token_is_a_401(client, token):
 
 def test_metrics_sum_what_the_workers_flushed_by_reason(client, session, token):
     flush_counters(session, "w1", {"accepted": 10, "dropped:json": 2, "ignored:cmd/ack": 1, "lag_seconds": 0.25})
-    flush_counters(session, "w2", {"accepted": 5, "dropped:spoofed": 1})
+    flush_counters(session, "w2", {"accepted": 1_234_567, "dropped:spoofed": 1})
     text = api_get(client, "/metrics", token).get_data(as_text=True)
     assert 'factory_ingest_messages_accepted_total{worker="w1"} 10' in text
-    assert 'factory_ingest_messages_accepted_total{worker="w2"} 5' in text
+    assert 'factory_ingest_messages_accepted_total{worker="w2"} 1234567' in text, "every digit of a counter"
     assert 'factory_ingest_messages_dropped_total{worker="w1",reason="json"} 2' in text
     assert 'factory_ingest_messages_dropped_total{worker="w2",reason="spoofed"} 1' in text
     assert 'factory_ingest_messages_ignored_total{worker="w1",channel="cmd/ack"} 1' in text

@@ -137,8 +137,22 @@ def test_samples_are_read_back_by_window_and_metric(sessions, session):
                               for s in range(5)])
     found = samples(session, "printer-1", since=NOW + timedelta(seconds=1), until=NOW + timedelta(seconds=4),
                     metrics=["hotend_c"])
-    assert [(s.ts, s.metrics) for s in found] == [(NOW + timedelta(seconds=s), {"hotend_c": float(s)})
-                                                  for s in (1, 2, 3)]
+    assert [(s.ts, s.metrics) for s in found.samples] == [(NOW + timedelta(seconds=s), {"hotend_c": float(s)})
+                                                          for s in (1, 2, 3)]
+    assert not found.truncated
+
+
+def test_a_full_window_pages_from_the_oldest_or_thins_evenly_to_the_newest(sessions, session):
+    record_messages(session, [telemetry(s, at=NOW + timedelta(seconds=s), hotend_c=float(s)) for s in range(100)]
+                    + [TelemetryMessage("printer-1", NOW + timedelta(seconds=s, milliseconds=500), 1000 + s,
+                                        {"bed_c": 60.0}) for s in range(100)])
+    window = {"since": NOW, "until": NOW + timedelta(minutes=5)}
+    page = samples(session, "printer-1", **window, metrics=["hotend_c"], limit=30)
+    assert page.truncated, "more rows than the limit, even though the metric filter kept only half of them"
+    assert [s.metrics["hotend_c"] for s in page.samples] == [float(s) for s in range(15)]
+    thinned = samples(session, "printer-1", **window, metrics=["hotend_c"], limit=20, thin=True)
+    assert (thinned.truncated, thinned.every) == (False, 10)
+    assert [s.metrics["hotend_c"] for s in thinned.samples] == [float(s) for s in range(0, 100, 5)]
 
 
 def test_old_samples_become_bucket_means_and_older_ones_go(sessions, session):
