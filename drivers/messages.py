@@ -24,6 +24,9 @@ TOPIC_ROOT = "mf"
 ID_PATTERN = re.compile(r"[a-z0-9-]{1,64}")
 METRIC_PATTERN = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
 MAX_TEXT = 500
+# A command not delivered within this many seconds is dropped by the broker (MQTT 5 message expiry):
+# `home` or `start_job` must not run when a machine that was away comes back hours later.
+COMMAND_EXPIRY_S = 60
 MAX_METRICS = 64
 
 

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 QOS = 1
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 NOT_AUTHORIZED = 135  # MQTT 5 reason code a broker answers a publish its ACL denies with
+# Refusals that sending the same message again cannot change: not authorized, bad topic name, bad payload.
+FINAL_REFUSALS = frozenset({NOT_AUTHORIZED, 0x90, 0x99})
 
 
 # --- where the broker is -------------------------------------------------------------------------------
@@ -149,6 +151,11 @@ class PublishResult:
     def refused(self) -> bool:
         """Answered with a failure reason, e.g. 135 'not authorized' for a topic the ACL denies."""
         return self.done and self.reason_code is not None and self.reason_code >= 0x80
+
+    @property
+    def refused_for_good(self) -> bool:
+        """Refused for a reason a retry cannot mend (ACL, topic, payload), not a passing one (busy, quota)."""
+        return self.refused and self.reason_code in FINAL_REFUSALS
 
     def _finish(self, reason_code: int | None, reason: str | None, error: str | None = None) -> None:
         self.reason_code, self.reason, self.error = reason_code, reason, error
@@ -318,9 +325,17 @@ class MqttClient:
 
     # --- publishing ---
 
-    def publish(self, topic: str, payload: bytes | str, retain: bool = False) -> PublishResult:
-        """Queue a QoS 1 publish; the result completes when the broker's PUBACK arrives."""
-        info = self._client.publish(topic, payload, qos=QOS, retain=retain)
+    def publish(self, topic: str, payload: bytes | str, retain: bool = False,
+                expiry_s: int | None = None) -> PublishResult:
+        """Queue a QoS 1 publish; the result completes when the broker's PUBACK arrives.
+
+        `expiry_s` (MQTT 5): the broker discards the message if it cannot deliver it within that many
+        seconds, e.g. a command to a machine that is away must not run hours later."""
+        properties = None
+        if expiry_s is not None and self.options.protocol == 5:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.MessageExpiryInterval = expiry_s
+        info = self._client.publish(topic, payload, qos=QOS, retain=retain, properties=properties)
         result = PublishResult(topic, info.mid)
         if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
             result._finish(None, None, "outgoing queue full")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from drivers.messages import Channel, Command, CommandMessage, MessageError, decode, encode, topic
+from drivers.messages import COMMAND_EXPIRY_S, Channel, Command, CommandMessage, MessageError, decode, encode, topic
 from drivers.mqtt import BrokerAddress, InboundMessage, MqttClient
 from drivers.states import MachineState
 from factory.broker.runner import accepts_connections, folder_closed_to_broker, wait_for_listener
@@ -221,7 +221,8 @@ class Director:
             machine = login.machine
             command = CommandMessage(uuid.uuid4().hex, Command.START_JOB, f"demo-{next(self._jobs)}",
                                      dict(machine.start_job or {}))
-            self.client.publish(topic(login.site, machine.machine_id, Channel.CMD), encode(command))
+            self.client.publish(topic(login.site, machine.machine_id, Channel.CMD), encode(command),
+                                expiry_s=COMMAND_EXPIRY_S)
             self._asked_at[machine.machine_id] = now
             logger.info("asked %s to start job %s %s", machine.machine_id, command.job, dict(command.args))
 

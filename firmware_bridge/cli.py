@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _identifier(value: str) -> str:
-    if not ID.match(value):
+    if not ID.fullmatch(value):
         raise argparse.ArgumentTypeError(f"{value!r}: use 1 to 64 lower-case letters, digits or '-'")
     return value
 

@@ -62,10 +62,12 @@ class Sender:
         for item, result in results:
             if not result.wait(ACK_TIMEOUT_S):
                 break  # connection lost: keep this one and the rest; they go again after reconnecting
-            if result.refused:
+            if result.refused_for_good:
                 self.refused += 1
                 log.error("broker refused %s (%s); message dropped from the spool", item.topic, result.reason)
             elif not result.ok:
+                if result.refused:
+                    log.warning("broker put off %s (%s); it stays in the spool", item.topic, result.reason)
                 break
             else:
                 self.sent += 1

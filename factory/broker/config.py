@@ -33,7 +33,7 @@ class MachineAccount:
 
     def __post_init__(self) -> None:
         for name, value in (("site", self.site), ("machine_id", self.machine_id)):
-            if not SLUG.match(value or ""):
+            if not SLUG.fullmatch(value or ""):
                 raise ValueError(f"{name} {value!r} is not 1 to 64 lower-case letters, digits or '-'")
         check_hash(self.password_hash)
 
@@ -113,7 +113,7 @@ def mosquitto_conf(address: BrokerAddress, *, data_dir: Path, password_file: Pat
 
 
 def _unique(machines: Iterable[MachineAccount], service_username: str) -> list[MachineAccount]:
-    if not USERNAME.match(service_username or ""):
+    if not USERNAME.fullmatch(service_username or ""):
         raise ValueError(f"service user name {service_username!r} is not 1 to 64 letters, digits, '.', '_' or '-'")
     machines = list(machines)
     seen: set[str] = set()

@@ -10,14 +10,14 @@ LOGIN = re.compile(r"^[a-z0-9._-]{2,64}$")
 
 def check_slug(value: str, *, field: str) -> str:
     value = (value or "").strip()
-    if not SLUG.match(value):
+    if not SLUG.fullmatch(value):
         raise InvalidInput("use 1 to 64 lower-case letters, digits or '-'", field=field)
     return value
 
 
 def check_login(value: str, *, field: str = "login") -> str:
     value = (value or "").strip().lower()
-    if not LOGIN.match(value):
+    if not LOGIN.fullmatch(value):
         raise InvalidInput("use 2 to 64 lower-case letters, digits, '.', '_' or '-'", field=field)
     return value
 

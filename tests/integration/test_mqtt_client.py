@@ -235,3 +235,22 @@ def test_unacknowledged_messages_come_again_after_reconnecting_with_manual_ack(b
     machine.publish(TELEMETRY, b"marker")
     assert third.wait_for_payload(b"marker")
     assert third.payloads == [b"marker"]
+
+
+def test_a_command_past_its_expiry_is_not_delivered_to_a_machine_that_comes_back_late(broker, make_client):
+    inbox = Inbox()
+    machine = make_client(broker, "printer-1", "printer-1")
+    machine.subscribe("mf/north/printer-1/cmd", inbox)
+    machine.start()
+    assert machine.ready.wait(WAIT)
+    machine.stop()  # away, its session kept by the broker
+    factory = make_client(broker, "factory", "factory").start()
+    assert factory.ready.wait(WAIT)
+    assert factory.publish("mf/north/printer-1/cmd", b"home, soon or never", expiry_s=1).wait(WAIT)
+    assert factory.publish("mf/north/printer-1/cmd", b"whenever").wait(WAIT)
+    time.sleep(2.5)  # the expiry passes while the machine is away
+    back = make_client(broker, "printer-1", "printer-1")
+    back.subscribe("mf/north/printer-1/cmd", inbox)
+    back.start()
+    assert inbox.wait_for_payload(b"whenever", WAIT)
+    assert inbox.payloads == [b"whenever"]

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 import factory.db
-from drivers.messages import CommandMessage, StateMessage, TelemetryMessage, encode, format_ts
+from drivers.messages import COMMAND_EXPIRY_S, CommandMessage, StateMessage, TelemetryMessage, encode, format_ts
 from drivers.mqtt import ClientOptions, MqttClient
 from drivers.simulators.grbl_sim import GrblSimulator
 from drivers.simulators.kiln_sim import KilnSimulator
@@ -242,7 +242,7 @@ def send(client: MqttClient, topic: str, payload: bytes) -> None:
 def command(service: MqttClient, cmd: str, args: dict | None = None, machine: str = "printer-1",
             job: str | None = None):
     message = CommandMessage(f"c-{cmd}-{time.monotonic_ns()}", cmd, job=job, args=args or {})
-    send(service, f"mf/north/{machine}/cmd", encode(message))
+    assert service.publish(f"mf/north/{machine}/cmd", encode(message), expiry_s=COMMAND_EXPIRY_S).wait(WAIT)
     return message.id
 
 

@@ -95,7 +95,7 @@ def test_machine_may_not_take_the_service_account_name():
 
 
 @pytest.mark.parametrize("site, machine_id", [("North", "p1"), ("north", "p1/#"), ("north", "p1\nuser x"),
-                                              ("north", ""), ("north", "a" * 65), ("+", "p1")])
+                                              ("north", ""), ("north", "a" * 65), ("+", "p1"), ("north", "p1\n")])
 def test_account_with_a_bad_slug_is_refused(site, machine_id):
     with pytest.raises(ValueError, match="lower-case"):
         MachineAccount(site, machine_id, HASH)

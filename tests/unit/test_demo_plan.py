@@ -53,7 +53,8 @@ class RecordingClient:
     def subscribe(self, topic_filter, handler) -> None:
         self.handlers[topic_filter] = handler
 
-    def publish(self, topic, payload, retain=False) -> None:
+    def publish(self, topic, payload, retain=False, expiry_s=None) -> None:
+        assert expiry_s is not None, "a command must not wait in the broker for a machine that is away"
         self.sent.append((topic, payload))
 
     def report(self, machine_id: str, state: MachineState) -> None:
