@@ -343,3 +343,10 @@ def decode(channel: Channel | str, payload: bytes | str) -> Message:
         raise
     except (TypeError, ValueError, OverflowError) as exc:
         raise MessageError("schema", str(exc)) from None
+
+
+def last_will(site: str, machine: str, detail: str) -> tuple[str, bytes]:
+    """(topic, payload) of a machine's retained last will: state `offline`, published by the broker when
+    the machine's connection dies without a goodbye (DESIGN.md 4.1)."""
+    will = StateMessage(machine, datetime.now(UTC), 0, MachineState.OFFLINE, detail=detail)
+    return topic(site, machine, Channel.STATE), encode(will)

@@ -5,20 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import signal
 import sys
 from pathlib import Path
 
 from drivers.grbl import GrblDriver
 from drivers.marlin import MarlinDriver
-from drivers.messages import StateMessage, encode, topic
+from drivers.messages import ID_PATTERN, last_will
 from drivers.mqtt import ClientOptions, MqttClient, parse_broker_url
-from drivers.states import MachineState
-from firmware_bridge.bridge import Bridge, BridgeConfig, now
+from firmware_bridge.bridge import Bridge, BridgeConfig
 from firmware_bridge.spool import DEFAULT_LIMIT, Spool
-
-ID = re.compile(r"^[a-z0-9-]{1,64}$")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _identifier(value: str) -> str:
-    if not ID.fullmatch(value):
+    if not ID_PATTERN.fullmatch(value):
         raise argparse.ArgumentTypeError(f"{value!r}: use 1 to 64 lower-case letters, digits or '-'")
     return value
 
@@ -71,9 +67,8 @@ def make_driver(protocol: str, interval_s: float):
 def build(args: argparse.Namespace) -> Bridge:
     """The bridge for parsed arguments: client with a retained `offline` will, spool, driver factory."""
     spool_dir = args.spool or Path(os.path.expanduser("~/.cache/firmware-bridge")) / args.machine
-    will = StateMessage(args.machine, now(), 0, MachineState.OFFLINE, detail="bridge connection lost")
     client = MqttClient(args.broker, f"bridge-{args.site}-{args.machine}",
-                        will=(topic(args.site, args.machine, "state"), encode(will)), options=ClientOptions())
+                        will=last_will(args.site, args.machine, "bridge connection lost"), options=ClientOptions())
     config = BridgeConfig(args.serial, args.site, args.machine, args.baud, args.interval)
     return Bridge(config, make_driver(args.protocol, args.interval), client, Spool(spool_dir, limit=args.spool_limit))
 

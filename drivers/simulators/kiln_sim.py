@@ -30,6 +30,7 @@ from drivers.messages import (
     TelemetryMessage,
     decode,
     encode,
+    last_will,
     topic,
 )
 from drivers.mqtt import InboundMessage, MqttClient, parse_broker_url
@@ -227,9 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fire", default=None, choices=sorted(SCHEDULES), help="start this firing at once")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    will = StateMessage(args.machine, datetime.now(UTC), 0, MachineState.OFFLINE, detail="connection lost")
     client = MqttClient(parse_broker_url(args.broker), f"kiln-{args.site}-{args.machine}",
-                        will=(topic(args.site, args.machine, Channel.STATE), encode(will)))
+                        will=last_will(args.site, args.machine, "connection lost"))
     simulator = KilnSimulator(client, args.site, args.machine, interval_s=args.interval, speed=args.speed)
     if args.fire:
         simulator.kiln.start("demo-firing", args.fire)

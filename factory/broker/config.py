@@ -14,12 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from drivers.messages import ID_PATTERN, TOPIC_ROOT
 from drivers.mqtt import BrokerAddress
 from factory.broker.passwords import check_hash
 
-TOPIC_ROOT = "mf"  # DESIGN.md 4.1
 SERVICE_USERNAME = "factory"
-SLUG = re.compile(r"^[a-z0-9-]{1,64}$")
 USERNAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -33,7 +32,7 @@ class MachineAccount:
 
     def __post_init__(self) -> None:
         for name, value in (("site", self.site), ("machine_id", self.machine_id)):
-            if not SLUG.fullmatch(value or ""):
+            if not ID_PATTERN.fullmatch(value or ""):
                 raise ValueError(f"{name} {value!r} is not 1 to 64 lower-case letters, digits or '-'")
         check_hash(self.password_hash)
 

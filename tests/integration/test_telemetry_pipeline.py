@@ -20,7 +20,15 @@ import pytest
 from sqlalchemy import func, select
 
 import factory.db
-from drivers.messages import COMMAND_EXPIRY_S, CommandMessage, StateMessage, TelemetryMessage, encode, format_ts
+from drivers.messages import (
+    COMMAND_EXPIRY_S,
+    CommandMessage,
+    StateMessage,
+    TelemetryMessage,
+    encode,
+    format_ts,
+    last_will,
+)
 from drivers.mqtt import ClientOptions, MqttClient
 from drivers.simulators.grbl_sim import GrblSimulator
 from drivers.simulators.kiln_sim import KilnSimulator
@@ -119,9 +127,8 @@ class Plant:
 
     def kiln(self) -> KilnSimulator:
         """The kiln speaks MQTT itself, with its own login and a retained `offline` last will."""
-        will = StateMessage("kiln-1", now(), 0, MachineState.OFFLINE, detail="connection lost")
         client = MqttClient(self.broker.address("kiln-1", self.passwords["kiln-1"]), "kiln-north-kiln-1",
-                            will=("mf/north/kiln-1/state", encode(will)))
+                            will=last_will("north", "kiln-1", "connection lost"))
         kiln = KilnSimulator(client, "north", "kiln-1", interval_s=0.1, speed=600.0)
         thread = threading.Thread(target=kiln.run, name="kiln", daemon=True)
         thread.start()
