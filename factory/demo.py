@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -87,6 +87,7 @@ class Login:
 class Child:
     name: str
     argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)  # on top of the supervisor's; secrets go here, not argv
 
 
 def issue_logins(session: Session, machines: Sequence[DemoMachine] = DEMO_MACHINES) -> list[Login]:
@@ -127,7 +128,8 @@ def children(logins: Sequence[Login], broker: BrokerAddress, work_dir: Path, bro
         made.append(Child(f"{machine.machine_id}-firmware", (python, "-m", *machine.simulator, "--link", tty)))
         made.append(Child(f"{machine.machine_id}-bridge", (
             python, "-m", "firmware_bridge.cli", "--serial", tty, "--protocol", machine.serial, *where,
-            "--broker", login.url(broker), "--spool", str(work_dir / "spool" / machine.machine_id), "--interval", "1")))
+            "--spool", str(work_dir / "spool" / machine.machine_id), "--interval", "1"),
+            {"FIRMWARE_BRIDGE_BROKER": login.url(broker)}))  # firmware-bridge's own variable
     return made
 
 
@@ -146,7 +148,7 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_file(child), "wb") as log:
             process = subprocess.Popen(child.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       env=self.env, process_group=0)  # Ctrl-C reaches us, and we stop them
+                                       env={**self.env, **child.env}, process_group=0)  # Ctrl-C reaches us
         self.started.append((child, process))
         logger.info("started %s (pid %d), log in %s", child.name, process.pid, self.log_file(child))
         return process

@@ -16,8 +16,13 @@ from drivers.mqtt import ClientOptions, MqttClient, parse_broker_url
 from firmware_bridge.bridge import Bridge, BridgeConfig
 from firmware_bridge.spool import DEFAULT_LIMIT, Spool
 
+BROKER_ENV = "FIRMWARE_BRIDGE_BROKER"
 
-def parser() -> argparse.ArgumentParser:
+
+def parser(environ: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    """The bridge's arguments; --broker may come from $FIRMWARE_BRIDGE_BROKER instead, keeping the
+    password out of the process list (`ps` shows every argument to every user)."""
+    from_env = (os.environ if environ is None else environ).get(BROKER_ENV)
     p = argparse.ArgumentParser(prog="firmware-bridge",
                                 description="Bridge a machine's firmware serial port to the commune's MQTT broker.")
     p.add_argument("--serial", required=True, help="device path or pyserial URL (loop://, socket://HOST:PORT)")
@@ -25,7 +30,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", required=True, choices=["marlin", "grbl"])
     p.add_argument("--site", required=True, type=_identifier)
     p.add_argument("--machine", required=True, type=_identifier)
-    p.add_argument("--broker", required=True, type=_broker, help="mqtt://USER:PASS@HOST:PORT or mqtts://...")
+    p.add_argument("--broker", required=not from_env, default=from_env, type=_broker,
+                   help=f"mqtt://USER:PASS@HOST:PORT or mqtts://... (default ${BROKER_ENV})")
     p.add_argument("--spool", default=None, type=Path,
                    help="directory for messages kept while the broker is away (default ~/.cache/firmware-bridge/ID)")
     p.add_argument("--spool-limit", type=int, default=DEFAULT_LIMIT, help="most messages the spool keeps")

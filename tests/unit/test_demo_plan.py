@@ -26,11 +26,12 @@ def test_broker_starts_first_then_the_ingest_and_every_bridge_reads_its_own_simu
     made = children(LOGINS, BROKER, Path("/srv/demo"), Path("/srv/broker"), python="py")
     assert [child.name for child in made[:2]] == ["broker", "ingest"]
     assert argv_value(made[0].argv, "--dir") == "/srv/broker"
-    by_name = {child.name: child.argv for child in made}
+    by_name = {child.name: child for child in made}
     for login in LOGINS[:2]:  # the printer and the mill sit behind firmware bridges
         machine_id = login.machine.machine_id
-        firmware, bridge = by_name[f"{machine_id}-firmware"], by_name[f"{machine_id}-bridge"]
-        args = bridge_parser().parse_args(bridge[bridge.index("firmware_bridge.cli") + 1:])
+        firmware, child = by_name[f"{machine_id}-firmware"].argv, by_name[f"{machine_id}-bridge"]
+        assert login.password not in " ".join(child.argv), "no password in the process list"
+        args = bridge_parser(dict(child.env)).parse_args(child.argv[child.argv.index("firmware_bridge.cli") + 1:])
         assert args.serial == argv_value(firmware, "--link")
         assert (args.site, args.machine, args.protocol) == ("leipzig", machine_id, login.machine.serial)
         assert (args.broker.username, args.broker.password, args.broker.port) == (machine_id, login.password, 1884)

@@ -24,3 +24,11 @@ def test_bridge_refuses_arguments_that_would_break_the_topic_or_connection(flag,
     err = capsys.readouterr().err
     assert flag.lstrip("-") in err
     assert "pw" not in err or flag != "--broker"
+
+
+def test_the_broker_url_may_come_from_the_environment_instead_of_the_command_line():
+    argv = GOOD[:GOOD.index("--broker")]
+    args = parser({"FIRMWARE_BRIDGE_BROKER": "mqtt://prusa-mk4-1:s3cret@127.0.0.1:1884"}).parse_args(argv)
+    assert (args.broker.username, args.broker.password, args.broker.port) == ("prusa-mk4-1", "s3cret", 1884)
+    with pytest.raises(SystemExit):
+        parser({}).parse_args(argv)
