@@ -80,6 +80,7 @@ class BulkSubscriber:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._wake_r = self._wake_w = None
+        self._early = b""  # bytes read with the CONNACK, not yet handled
         self._thread: threading.Thread | None = None
         self.bad_topics = 0
 
@@ -154,7 +155,8 @@ class BulkSubscriber:
                 self.client_id, username=address.username, password=address.password,
                 keepalive_s=options.keepalive_s, session_expiry_s=options.session_expiry_s,
                 receive_maximum=options.receive_maximum))
-            session_present, code = wire.read_connack(self._read_until(sock, wire.CONNACK))
+            body, self._early = self._read_connack(sock)
+            session_present, code = wire.read_connack(body)
         except BaseException:
             sock.close()
             raise
@@ -172,23 +174,27 @@ class BulkSubscriber:
         sock.sendall(wire.subscribe_packet(1, self.topic_filter))
         return sock
 
-    def _read_until(self, sock: socket.socket, kind: int) -> bytes:
-        """During the handshake: the body of the first packet of `kind` (nothing else comes before CONNACK)."""
+    def _read_connack(self, sock: socket.socket) -> tuple[bytes, bytes]:
+        """The CONNACK's body, and what came after it in the same reads (a resumed session's queue, at once)."""
         buffer = b""
         while True:
             chunk = sock.recv(4096)
             if not chunk:
                 raise _Dropped("broker closed the connection during the handshake")
-            packets, buffer = wire.split_packets(buffer + chunk)
-            for packet_type, _flags, body in packets:
-                if packet_type == kind:
-                    return body
-                raise wire.ProtocolError(f"packet type {packet_type} before CONNACK")
+            buffer += chunk
+            packet = wire.first_packet(buffer)
+            if packet is not None:
+                packet_type, body, rest = packet
+                if packet_type != wire.CONNACK:
+                    raise wire.ProtocolError(f"packet type {packet_type} before CONNACK")
+                return body, rest
 
     def _serve(self, sock: socket.socket) -> None:
         sock.settimeout(0)
         keepalive = self.options.keepalive_s
         buffer, last_sent, last_heard, generation = b"", time.monotonic(), time.monotonic(), self._generation
+        if self._early:
+            buffer, self._early = self._handle(self._early, generation, sock), b""
         while not self._stopping.is_set():
             if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
                 select.select([sock, self._wake_r], [], [], 1.0)

@@ -54,8 +54,14 @@ def connect_packet(client_id: str, *, username: str | None, password: str | None
     return _packet(CONNECT << 4, body)
 
 
+RETAIN_SEND_IF_NEW_SUBSCRIPTION = 1 << 4  # a resumed subscription does not get the retained messages again
+
+
 def subscribe_packet(packet_id: int, topic_filter: str, qos: int = 1) -> bytes:
-    return _packet((SUBSCRIBE << 4) | 2, struct.pack(">H", packet_id) + b"\x00" + _text(topic_filter) + bytes([qos]))
+    """SUBSCRIBE to one filter; retained messages come only when the subscription is new."""
+    options = qos | RETAIN_SEND_IF_NEW_SUBSCRIPTION
+    body = struct.pack(">H", packet_id) + b"\x00" + _text(topic_filter) + bytes([options])
+    return _packet((SUBSCRIBE << 4) | 2, body)
 
 
 def pubacks(packet_ids) -> bytes:
@@ -85,6 +91,21 @@ def split_packets(buffer: bytes) -> tuple[list[tuple[int, int, bytes]], bytes]:
         packets.append((first >> 4, first & 0x0F, buffer[i:i + length]))
         pos = i + length
     return packets, buffer[pos:]
+
+
+def first_packet(buffer: bytes) -> tuple[int, bytes, bytes] | None:
+    """(type, body, the bytes after it) of the first packet in `buffer`, or None while it is incomplete."""
+    if len(buffer) < 2:
+        return None
+    try:
+        length, pos = read_varint(buffer, 1)
+    except ProtocolError:
+        if len(buffer) >= 5:
+            raise
+        return None  # the length itself is not complete yet
+    if pos + length > len(buffer):
+        return None
+    return buffer[0] >> 4, buffer[pos:pos + length], buffer[pos + length:]
 
 
 def read_varint(body: bytes, pos: int) -> tuple[int, int]:
