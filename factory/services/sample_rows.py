@@ -1,0 +1,50 @@
+"""Raw telemetry samples into `telemetry_sample`, many at once, skipping the ones already stored.
+
+The ingest's hottest statement, so it skips SQLAlchemy's per-row parameter handling (about 30 µs a row,
+more than the insert): the values are turned into database values once here, with the column types' own
+bind processors on SQLite (so `ts` text compares exactly like SQLAlchemy writes it), and sent as one
+executemany on SQLite or as one `INSERT ... SELECT FROM unnest(arrays)` on PostgreSQL. Both answer how
+many rows were new: a row whose `(machine_id, seq, ts)` exists is skipped, not an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from sqlalchemy import Connection
+
+from drivers.messages import TelemetryMessage
+from factory.models import TelemetrySample
+
+_COLUMNS = "machine_id, ts, seq, resolution_s, metrics"
+_CONFLICT = "ON CONFLICT (machine_id, seq, ts) DO NOTHING"
+SQLITE_INSERT = f"INSERT INTO telemetry_sample ({_COLUMNS}) VALUES (?, ?, ?, 0, ?) {_CONFLICT}"
+POSTGRES_INSERT = (f"INSERT INTO telemetry_sample ({_COLUMNS}) "
+                   "SELECT m, t, s, 0, j::json FROM unnest(%s::text[], %s::timestamp[], %s::bigint[], %s::text[]) "
+                   f"AS u(m, t, s, j) {_CONFLICT}")
+
+
+def insert_samples(connection: Connection, messages: Sequence[TelemetryMessage]) -> int:
+    """Insert one raw sample per message in the connection's transaction; returns how many were new."""
+    if not messages:
+        return 0
+    if connection.dialect.name == "postgresql":
+        return _insert_postgres(connection, messages)
+    return _insert_sqlite(connection, messages)
+
+
+def _insert_sqlite(connection: Connection, messages: Sequence[TelemetryMessage]) -> int:
+    columns = TelemetrySample.__table__.c
+    ts_value = columns.ts.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    dumps = json.dumps
+    rows = [(m.machine, ts_value(m.ts), m.seq, dumps(dict(m.metrics))) for m in messages]
+    return connection.exec_driver_sql(SQLITE_INSERT, rows).rowcount
+
+
+def _insert_postgres(connection: Connection, messages: Sequence[TelemetryMessage]) -> int:
+    """Naive UTC for `timestamp` (validated messages carry UTC), metrics as JSON text cast in the statement."""
+    dumps = json.dumps
+    arrays = ([m.machine for m in messages], [m.ts.replace(tzinfo=None) for m in messages],
+              [m.seq for m in messages], [dumps(dict(m.metrics)) for m in messages])
+    return connection.exec_driver_sql(POSTGRES_INSERT, arrays).rowcount
