@@ -11,10 +11,12 @@ skipped, not an error.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Dialect
 
 from drivers.messages import TelemetryMessage
 from factory.models import TelemetrySample
@@ -35,9 +37,21 @@ def insert_samples(connection: Connection, messages: Sequence[TelemetryMessage])
     return _insert_sqlite(connection, messages)
 
 
+def _iso_text(moment: datetime) -> str:
+    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+@functools.cache
+def _sqlite_ts_text(dialect: Dialect) -> Callable[[datetime], str]:
+    """How `ts` is written as SQLite text: the column type's own processor, or the same text made 5x faster
+    by `isoformat` once it is seen to give identical text for whole and fractional seconds."""
+    processor = TelemetrySample.__table__.c.ts.type.dialect_impl(dialect).bind_processor(dialect)
+    probes = (datetime(2026, 11, 22, 10, 15, 3, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, 120_000, tzinfo=UTC))
+    return _iso_text if all(processor(at) == _iso_text(at) for at in probes) else processor
+
+
 def _insert_sqlite(connection: Connection, messages: Sequence[TelemetryMessage]) -> int:
-    columns = TelemetrySample.__table__.c
-    ts_value = columns.ts.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    ts_value = _sqlite_ts_text(connection.dialect)
     dumps = json.dumps
     rows = [(m.machine, ts_value(m.ts), m.seq, dumps(dict(m.metrics))) for m in messages]
     return connection.exec_driver_sql(SQLITE_INSERT, rows).rowcount
