@@ -151,6 +151,8 @@ def _check_metric_name(name: Any) -> None:
 
 
 def _check_seq(value: Any) -> int:
+    if value.__class__ is int and 0 <= value < 2**63:
+        return value
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
         raise MessageError("schema", f"seq {value!r} is not a non-negative integer")
     return value
@@ -227,9 +229,10 @@ class TelemetryMessage:
         _check_seq(self.seq)
         if not isinstance(self.metrics, Mapping) or not 0 < len(self.metrics) <= MAX_METRICS:
             raise MessageError("schema", f"metrics must be an object of 1 to {MAX_METRICS} numbers")
-        metrics = {}
+        metrics, known = {}, _valid_metric_names
         for name, value in self.metrics.items():
-            _check_metric_name(name)
+            if name not in known:
+                _check_metric_name(name)
             if value.__class__ is float and math.isfinite(value):
                 metrics[name] = value
             else:
@@ -347,9 +350,12 @@ def encode(message: Message) -> bytes:
 def decode(channel: Channel | str, payload: bytes | str) -> Message:
     """Bytes of `channel` -> its message. Raises MessageError("json" | "schema" | "topic") and nothing else."""
     try:
-        kind, required, allowed = _FIELDS[Channel(channel)]
-    except ValueError:
-        raise MessageError("topic", f"unknown channel {channel!r}") from None
+        fields = _FIELDS.get(channel)  # a Channel or its text: a StrEnum hashes like its value
+    except TypeError:  # unhashable: no channel either
+        fields = None
+    if fields is None:
+        raise MessageError("topic", f"unknown channel {channel!r}")
+    kind, required, allowed = fields
     try:
         data = json.loads(payload)
     except (ValueError, RecursionError):
