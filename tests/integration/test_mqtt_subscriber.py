@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import threading
 import time
 
@@ -11,6 +13,7 @@ from drivers.mqtt import ClientOptions, MqttClient
 from drivers.mqtt_subscriber import BulkSubscriber, Delivery, SubscriberOptions
 from factory.broker.config import MachineAccount, acl_text
 from factory.broker.passwords import hash_password
+from tests.support.mosquitto import reachable_temp_dir
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -149,3 +152,34 @@ def test_a_wrong_password_is_refused_and_retried_without_raising(broker, started
     ingest = started(BulkSubscriber(address, "ingest", "mf/#", Received(), QUICK))
     assert until(lambda: ingest.last_connect_refusal is not None)
     assert not ingest.ready.is_set()
+
+
+@pytest.fixture
+def tls_files():
+    """A self-signed certificate for 127.0.0.1 and its key, readable by the broker's `mosquitto` user."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl NOT AVAILABLE to make a test certificate; the TLS test did NOT run")
+    directory = reachable_temp_dir("mf-tls-")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    cert.chmod(0o644)
+    key.chmod(0o644)
+    yield cert, key
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_messages_arrive_and_are_acknowledged_over_tls(mosquitto_factory, tls_files, started):
+    broker = mosquitto_factory(PASSWORDS, ACL, tls_files=tls_files)
+    received = Received()
+    ingest = started(subscriber(broker, received))
+    assert ingest.ready.wait(WAIT), broker.log_tail()
+    publish(broker, started, [f"t{n}".encode() for n in range(100)])
+    assert until(lambda: len(received.payloads()) == 100)
+    ingest.ack([d.token for d in received.deliveries])
+    ingest.stop()
+    again = Received()
+    assert started(subscriber(broker, again)).ready.wait(WAIT)
+    time.sleep(0.5)
+    assert not again.deliveries, "every acknowledged message stays acknowledged"
