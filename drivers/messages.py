@@ -116,6 +116,13 @@ def format_ts(moment: datetime) -> str:
 
 
 def parse_ts(text: Any) -> datetime:
+    if text.__class__ is str and text[-1:] == "Z" and "T" in text:  # the usual form: already UTC once parsed
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise MessageError("schema", f"ts {text!r} is not an RFC 3339 UTC time") from None
+        if moment.tzinfo is UTC:
+            return moment
     if not isinstance(text, str) or not text.endswith(("Z", "+00:00")) or "T" not in text:
         raise MessageError("schema", f"ts {text!r} is not an RFC 3339 UTC time")
     try:
