@@ -4,9 +4,10 @@
 with the factory's own config, password file and ACL (20 registered machines, each publishing with its own
 account); a publisher in a separate process sends N telemetry messages (QoS 1, `ts` now, increasing `seq`) as
 fast as the broker takes them. The consumers take turns on `$share/ingest/mf/#`, each round on a fresh broker:
-a bare `mosquitto_sub -q 1`, a `drivers.mqtt.MqttClient` that only acknowledges (the worker's MQTT side alone),
-and one `IngestWorker` storing into a fresh copy of the database. Then a paced run at R messages/s checks that
-nothing is lost at the target rate. SQLite always, PostgreSQL when a throwaway cluster can be started here.
+a bare `mosquitto_sub -q 1`, a `drivers.mqtt.MqttClient` (paho) that only acknowledges, the
+`drivers.mqtt_subscriber.BulkSubscriber` the worker uses, acknowledging each batch at once (the worker's MQTT
+side alone), and one `IngestWorker` storing into a fresh copy of the database. Then a paced run at R messages/s
+checks that nothing is lost at the target rate. SQLite always, PostgreSQL when a throwaway cluster can be started here.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from sqlalchemy import text
 
 from drivers.messages import Channel, decode, format_ts, topic
 from drivers.mqtt import ClientOptions, MqttClient
+from drivers.mqtt_subscriber import BulkSubscriber, SubscriberOptions
+from drivers.mqtt_wire import varint
 from factory import db as database
 from factory.broker.config import SERVICE_USERNAME, BrokerLimits, acl_text, passwd_text
 from factory.broker.passwords import hash_password, new_password
@@ -256,16 +259,7 @@ _STRING_PROPERTIES = {0x03, 0x08, 0x09, 0x12, 0x15, 0x16, 0x1A, 0x1C, 0x1F}
 RECEIVE_MAXIMUM = 0x21
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        value, digit = divmod(value, 128)
-        out.append(digit | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _read_varint(data, at: int) -> tuple[int, int] | None:
+def _readvarint(data, at: int) -> tuple[int, int] | None:
     """(value, next offset), or None when `data` ends inside the number."""
     value, shift = 0, 0
     while at < len(data):
@@ -284,15 +278,15 @@ def _text(value: str) -> bytes:
 
 def _properties(data: bytes) -> dict[int, int | bytes]:
     """A CONNACK's properties: numbers as ints, strings and binaries as bytes (user properties skipped)."""
-    length, at = _read_varint(data, 0)
+    length, at = _readvarint(data, 0)
     found, end = {}, at + length
     while at < end:
-        ident, at = _read_varint(data, at)
+        ident, at = _readvarint(data, at)
         if ident in _PROPERTY_SIZES:
             size = _PROPERTY_SIZES[ident]
             found[ident], at = int.from_bytes(data[at:at + size], "big"), at + size
         elif ident == 0x0B:
-            found[ident], at = _read_varint(data, at)
+            found[ident], at = _readvarint(data, at)
         elif ident in _STRING_PROPERTIES:
             size = int.from_bytes(data[at:at + 2], "big")
             found[ident], at = data[at + 2:at + 2 + size], at + 2 + size
@@ -321,7 +315,7 @@ class MachineLink:
     def _connect(self) -> int:
         body = (_text("MQTT") + bytes([5, 0xC2]) + (300).to_bytes(2, "big") + b"\x00"  # user, password, clean start
                 + _text(f"bench-{self.machine.id}") + _text(self.machine.id) + _text(self.machine.password))
-        self.sock.sendall(b"\x10" + _varint(len(body)) + body)
+        self.sock.sendall(b"\x10" + varint(len(body)) + body)
         data = bytearray()
         while (packet := self._packet(data)) is None:
             chunk = self.sock.recv(4096)
@@ -336,7 +330,7 @@ class MachineLink:
     @staticmethod
     def _packet(data: bytearray) -> tuple[int, bytes] | None:
         """Take one whole packet (type byte, body) off the front of `data`, if there is one."""
-        header = _read_varint(data, 1) if data else None
+        header = _readvarint(data, 1) if data else None
         if header is None or len(data) < header[1] + header[0]:
             return None
         length, start = header
@@ -346,7 +340,7 @@ class MachineLink:
 
     def queue(self, payload: bytes) -> None:
         body = self.topic + self.next_id.to_bytes(2, "big") + b"\x00" + payload
-        self.out += b"\x32" + _varint(len(body)) + body
+        self.out += b"\x32" + varint(len(body)) + body
         self.next_id = self.next_id % 65_535 + 1
         self.sent += 1
         self.inflight += 1
@@ -602,8 +596,50 @@ class ClientSubscriber:
         pass
 
 
-# The MQTT options IngestWorker gives its client (factory/ingest/worker.py).
-WORKER_CLIENT = ClientOptions(max_inflight=WorkerOptions().max_inflight, session_expiry_s=7 * 86_400, manual_ack=True)
+# paho with the options the worker gave it before it had its own subscriber.
+WORKER_CLIENT = ClientOptions(max_inflight=2000, session_expiry_s=7 * 86_400, manual_ack=True)
+
+
+class BulkConsumer:
+    """`drivers.mqtt_subscriber.BulkSubscriber` as the worker configures it, acknowledging each batch at once."""
+
+    name = "BulkSubscriber"
+
+    def __init__(self, fleet: Fleet, number: int) -> None:
+        self.fleet, self.number = fleet, number
+        self.count, self.last = 0, 0.0
+        self.client: BulkSubscriber | None = None
+        self._cpu = 0.0
+
+    def _handle(self, batch) -> None:  # the network thread only: no lock needed
+        self.client.ack([delivery.token for delivery in batch])
+        self.count += len(batch)
+        self.last = time.time()
+
+    def start(self, broker: MosquittoBroker) -> None:
+        self.client = BulkSubscriber(broker.address(SERVICE_USERNAME, self.fleet.service_password),
+                                     f"bench-bulk-{self.number}", SUBSCRIPTION, self._handle,
+                                     SubscriberOptions(receive_maximum=WorkerOptions().max_inflight))
+        self.client.start()
+        if not self.client.ready.wait(15):
+            raise RuntimeError(f"BulkSubscriber did not subscribe:\n{broker.log_tail()}")
+
+    def begin(self) -> None:
+        self._cpu = own_cpu()
+
+    def progress(self) -> int:
+        return self.count
+
+    def stop(self) -> None:
+        self._cpu = own_cpu() - self._cpu
+        if self.client is not None:
+            self.client.stop()
+
+    def report(self, run: Round) -> None:
+        run.received, run.last_arrival, run.cpu["consumer"] = self.count, self.last, self._cpu
+
+    def cleanup(self) -> None:
+        pass
 
 
 class TimedWorker(IngestWorker):
@@ -728,7 +764,7 @@ def run_round(fleet: Fleet, consumer, count: int, rate: float | None) -> Round:
 
 # --- the whole run -------------------------------------------------------------------------------------------
 
-CONSUMERS = ("mosquitto_sub", "MqttClient", "ingest")
+CONSUMERS = ("mosquitto_sub", "MqttClient", "BulkSubscriber", "ingest")
 
 
 @dataclass
@@ -752,6 +788,8 @@ def _consumer(name: str, databases, workdir: Path, number: int):
         return BareSubscriber(databases.fleet, workdir, number)
     if name == "MqttClient":
         return ClientSubscriber(databases.fleet, number)
+    if name == "BulkSubscriber":
+        return BulkConsumer(databases.fleet, number)
     return IngestConsumer(databases, number)
 
 
@@ -846,20 +884,22 @@ def targets(results: list[Result], rate: float) -> list[str]:
 
 
 def limits(results: list[Result]) -> list[str]:
-    """The worker's CPU per message split into its MQTT side (MqttClient alone) and the rest (gate and store)."""
+    """The worker's CPU per message split into its MQTT side (BulkSubscriber alone) and the rest (gate, store)."""
     lines = []
     for r in results:
         def cpu(consumer: str, part: str = "consumer", r: Result = r) -> float:
             return _median(rounds[consumer].cpu_us(part) for rounds in r.flat)
 
         bare, client = _median(_rates(r, "mosquitto_sub")), _median(_rates(r, "MqttClient"))
+        bulk = _median(_rates(r, "BulkSubscriber"))
         ingest_cpu = cpu("ingest") + (cpu("ingest", "database") if r.database == "PostgreSQL" else 0.0)
-        lines.append(f"{r.database}: MqttClient alone receives {client:,.0f}/s ({client / bare:.2f}× mosquitto_sub) "
-                     f"at {cpu('MqttClient'):,.0f} µs of CPU per message, against {cpu('mosquitto_sub'):,.0f} µs for "
-                     f"mosquitto_sub; the worker spends {ingest_cpu:,.0f} µs per message (with the database server's "
-                     f"share), so receiving and acknowledging through paho is {cpu('MqttClient') / ingest_cpu:.0%} of "
-                     "it, validating and storing the rest. The worker's two threads share one interpreter lock, so "
-                     "it can use one core at most.")
+        lines.append(f"{r.database}: BulkSubscriber alone receives {bulk:,.0f}/s ({bulk / bare:.2f}× mosquitto_sub) "
+                     f"at {cpu('BulkSubscriber'):,.0f} µs of CPU per message, against {cpu('mosquitto_sub'):,.0f} µs "
+                     f"for mosquitto_sub and {cpu('MqttClient'):,.0f} µs for paho's MqttClient ({client:,.0f}/s); the "
+                     f"worker spends {ingest_cpu:,.0f} µs per message (with the database server's share), so "
+                     f"receiving and acknowledging is {cpu('BulkSubscriber') / ingest_cpu:.0%} of it, validating and "
+                     "storing the rest. The worker's two threads share one interpreter lock, so it can use one core "
+                     "at most.")
     return lines
 
 
@@ -875,18 +915,18 @@ def _n(value: float | None, digits: int = 0) -> str:
 def _throughput_rows(r: Result, rate: float) -> list[list[str]]:
     rows = []
     for n, rounds in enumerate(r.flat, 1):
-        bare, client, ingest = (rounds[c] for c in CONSUMERS)
+        bare, client, bulk, ingest = (rounds[c] for c in CONSUMERS)
         rows.append([r.database, str(n), f"{ingest.published:,}", _n(ingest.publish_rate),
-                     _n(bare.rate), _n(client.rate), _n(ingest.rate), f"{ingest.rate / bare.rate:.2f}",
-                     " / ".join(f"{x.lost:,}" for x in (bare, client, ingest)), f"{ingest.drain_s:.1f}"])
+                     _n(bare.rate), _n(client.rate), _n(bulk.rate), _n(ingest.rate), f"{ingest.rate / bare.rate:.2f}",
+                     " / ".join(f"{x.lost:,}" for x in (bare, client, bulk, ingest)), f"{ingest.drain_s:.1f}"])
     medians = [_median(_rates(r, c)) for c in CONSUMERS]
     rows.append([f"**{r.database}**", "**median**", "", "", *(f"**{_n(m)}**" for m in medians),
-                 f"**{medians[2] / medians[0]:.2f}**", "", ""])
+                 f"**{medians[3] / medians[0]:.2f}**", "", ""])
     if r.paced:
         bare, ingest = r.paced.get("mosquitto_sub"), r.paced.get("ingest")
         rows.append([r.database, f"paced {rate:,.0f}/s", f"{ingest.published:,}", _n(ingest.publish_rate),
-                     _n(bare.rate), "–", _n(ingest.rate), f"{ingest.rate / bare.rate:.2f}",
-                     f"{bare.lost:,} / – / {ingest.lost:,}", f"{ingest.drain_s:.1f}"])
+                     _n(bare.rate), "–", "–", _n(ingest.rate), f"{ingest.rate / bare.rate:.2f}",
+                     f"{bare.lost:,} / – / – / {ingest.lost:,}", f"{ingest.drain_s:.1f}"])
     return rows
 
 
@@ -914,9 +954,11 @@ def render(results: list[Result], rate: float, command: str, minutes: float, ski
         "broker and, for the ingest, a fresh copy of the database, and has one consumer alone on "
         f"`{SUBSCRIPTION}`, the consumers taking turns: "
         "*mosquitto_sub*: `mosquitto_sub -q 1 -F '%U %t'`, one line per message into a file; *MqttClient*: "
-        "`drivers.mqtt.MqttClient` with the worker's options and a handler that only acknowledges (what the "
-        "worker's MQTT side costs before any work); *ingest*: one `IngestWorker`, validating, storing and "
-        "acknowledging after each commit. Rate: messages received (lines printed, messages handled, rows in "
+        "`drivers.mqtt.MqttClient` (paho, one callback a message) with the options the worker used to give it and "
+        "a handler that only acknowledges; *BulkSubscriber*: `drivers.mqtt_subscriber.BulkSubscriber` as the "
+        "worker configures it, acknowledging each batch as it arrives (what the worker's MQTT side costs before "
+        "any work); *ingest*: one `IngestWorker`, validating, storing and acknowledging after each commit. "
+        "Rate: messages received (lines printed, messages handled, rows in "
         "`telemetry_sample`) over the time from the first publish to the last line, message or commit. "
         "Ratio: ingest / mosquitto_sub. Lost: published (PUBACK success) minus received, per consumer. Drain: "
         "seconds from the last publish to the ingest's last commit.",
@@ -924,12 +966,12 @@ def render(results: list[Result], rate: float, command: str, minutes: float, ski
         *(f"- Not measured: {reason}." for reason in skipped), "",
         "### Throughput (messages/s)", "",
         *_table(["database", "round", "messages", "published/s (ingest round)", "mosquitto_sub", "MqttClient",
-                 "ingest", "ratio", "lost sub / client / ingest", "drain s"],
+                 "BulkSubscriber", "ingest", "ratio", "lost sub / client / bulk / ingest", "drain s"],
                 [row for r in results for row in _throughput_rows(r, rate)]),
         "", "### What limits the worker", "", *(f"- {line}" for line in limits(results)),
         "", "### Where the CPU goes (µs of CPU per message, median of the rounds)", "",
         "The two cores are shared by the publisher, the broker, the consumer and the database server. *consumer*: "
-        "the mosquitto_sub process, or the benchmark process holding MqttClient or the worker (the worker's MQTT "
+        "the mosquitto_sub process, or the benchmark process holding a client or the worker (the worker's MQTT "
         "thread and its storing thread; SQLite runs inside it); *database*: the PostgreSQL server processes.", "",
         *_table(["database", "consumer", "publisher", "broker", "consumer", "database"],
                 [row for r in results for row in _cpu_rows(r)]), ""])
@@ -958,8 +1000,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # MqttClient warns at each connect that the worker's max_inflight (2000, for its outgoing publishes) exceeds
-    # the broker's Receive Maximum (100); neither subscriber here publishes, so it says nothing about this run.
+    # MqttClient warns at each connect that its max_inflight (2000, for its outgoing publishes) exceeds the
+    # broker's Receive Maximum (100); no subscriber here publishes, so it says nothing about this run.
     logging.getLogger("drivers.mqtt").setLevel(logging.ERROR)
     missing = mosquitto_available() or (None if shutil.which("mosquitto_sub") else "no mosquitto_sub")
     if missing:

@@ -7,6 +7,7 @@ a stable `reason` (used as the ingest's drop counter label) and never anything e
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -28,6 +29,11 @@ MAX_TEXT = 500
 # `home` or `start_job` must not run when a machine that was away comes back hours later.
 COMMAND_EXPIRY_S = 60
 MAX_METRICS = 64
+# Ids and metric names already found valid: the ingest sees the same few thousand strings again and again,
+# so each is checked by its pattern once. Bounded: past this many they are forgotten and checked anew.
+_REMEMBERED = 10_000
+_valid_ids: set[str] = set()
+_valid_metric_names: set[str] = set()
 
 
 class Channel(StrEnum):
@@ -86,8 +92,12 @@ def topic(site: str, machine: str, channel: Channel | str) -> str:
     return str(Topic(site, machine, Channel(channel)))
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_topic(name: str) -> Topic:
-    """`mf/{site}/{machine}/{channel}` -> Topic; anything else raises MessageError("topic")."""
+    """`mf/{site}/{machine}/{channel}` -> Topic; anything else raises MessageError("topic").
+
+    Cached: a topic's parts never change, and the ingest parses the same topics all day.
+    """
     parts = name.split("/", 3)
     if len(parts) != 4 or parts[0] != TOPIC_ROOT:
         raise MessageError("topic", f"topic {name!r} is not mf/{{site}}/{{machine}}/{{channel}}")
@@ -109,6 +119,13 @@ def format_ts(moment: datetime) -> str:
 
 
 def parse_ts(text: Any) -> datetime:
+    if text.__class__ is str and text[-1:] == "Z" and "T" in text:  # the usual form: already UTC once parsed
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise MessageError("schema", f"ts {text!r} is not an RFC 3339 UTC time") from None
+        if moment.tzinfo is UTC:
+            return moment
     if not isinstance(text, str) or not text.endswith(("Z", "+00:00")) or "T" not in text:
         raise MessageError("schema", f"ts {text!r} is not an RFC 3339 UTC time")
     try:
@@ -120,13 +137,32 @@ def parse_ts(text: Any) -> datetime:
 
 # --- payloads -----------------------------------------------------------------------------------------------
 
+def _remember(valid: set[str], value: str) -> None:
+    if len(valid) >= _REMEMBERED:
+        valid.clear()
+    valid.add(value)
+
+
 def _check_id(value: Any, name: str) -> str:
+    if value.__class__ is str and value in _valid_ids:
+        return value
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
         raise MessageError("schema", f"{name} {value!r} is not [a-z0-9-]{{1,64}}")
+    _remember(_valid_ids, value)
     return value
 
 
+def _check_metric_name(name: Any) -> None:
+    if name in _valid_metric_names:  # json object keys are always str
+        return
+    if not isinstance(name, str) or not METRIC_PATTERN.fullmatch(name) or len(name) > 64:
+        raise MessageError("schema", f"metric name {name!r} is not name_unit in snake case")
+    _remember(_valid_metric_names, name)
+
+
 def _check_seq(value: Any) -> int:
+    if value.__class__ is int and 0 <= value < 2**63:
+        return value
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
         raise MessageError("schema", f"seq {value!r} is not a non-negative integer")
     return value
@@ -143,6 +179,8 @@ def _check_text(value: Any, name: str, *, optional: bool = True) -> str | None:
 
 
 def _check_number(value: Any, name: str) -> float:
+    if value.__class__ is float and math.isfinite(value):
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise MessageError("schema", f"{name} {value!r} is not a finite number")
     return float(value)
@@ -203,11 +241,14 @@ class TelemetryMessage:
         _check_seq(self.seq)
         if not isinstance(self.metrics, Mapping) or not 0 < len(self.metrics) <= MAX_METRICS:
             raise MessageError("schema", f"metrics must be an object of 1 to {MAX_METRICS} numbers")
-        metrics = {}
+        metrics, known = {}, _valid_metric_names
         for name, value in self.metrics.items():
-            if not isinstance(name, str) or not METRIC_PATTERN.fullmatch(name) or len(name) > 64:
-                raise MessageError("schema", f"metric name {name!r} is not name_unit in snake case")
-            metrics[name] = _check_number(value, f"metric {name}")
+            if name not in known:
+                _check_metric_name(name)
+            if value.__class__ is float and math.isfinite(value):
+                metrics[name] = value
+            else:
+                metrics[name] = _check_number(value, f"metric {name}")
         object.__setattr__(self, "metrics", MappingProxyType(metrics))
 
     def payload(self) -> dict[str, Any]:
@@ -298,7 +339,7 @@ class CommandAck:
 Message = StateMessage | TelemetryMessage | EventMessage | CommandMessage | CommandAck
 MachineMessage = StateMessage | TelemetryMessage | EventMessage
 
-_FIELDS: dict[Channel, tuple[type, tuple[str, ...], tuple[str, ...]]] = {
+_SCHEMA: dict[Channel, tuple[type, tuple[str, ...], tuple[str, ...]]] = {
     # channel: (class, required keys, optional keys)
     Channel.STATE: (StateMessage, ("machine", "ts", "seq", "state"), ("job", "progress", "detail")),
     Channel.TELEMETRY: (TelemetryMessage, ("machine", "ts", "seq", "metrics"), ()),
@@ -308,6 +349,12 @@ _FIELDS: dict[Channel, tuple[type, tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+# channel: (class, required keys, every key allowed including "v")
+_FIELDS: dict[Channel, tuple[type, frozenset[str], frozenset[str]]] = {
+    channel: (kind, frozenset(required), frozenset(("v", *required, *optional)))
+    for channel, (kind, required, optional) in _SCHEMA.items()}
+
+
 def encode(message: Message) -> bytes:
     return json.dumps(message.payload(), separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -315,9 +362,12 @@ def encode(message: Message) -> bytes:
 def decode(channel: Channel | str, payload: bytes | str) -> Message:
     """Bytes of `channel` -> its message. Raises MessageError("json" | "schema" | "topic") and nothing else."""
     try:
-        kind, required, optional = _FIELDS[Channel(channel)]
-    except ValueError:
-        raise MessageError("topic", f"unknown channel {channel!r}") from None
+        fields = _FIELDS.get(channel)  # a Channel or its text: a StrEnum hashes like its value
+    except TypeError:  # unhashable: no channel either
+        fields = None
+    if fields is None:
+        raise MessageError("topic", f"unknown channel {channel!r}")
+    kind, required, allowed = fields
     try:
         data = json.loads(payload)
     except (ValueError, RecursionError):
@@ -326,19 +376,18 @@ def decode(channel: Channel | str, payload: bytes | str) -> Message:
         raise MessageError("schema", "payload is not a JSON object")
     if data.get("v") != VERSION:
         raise MessageError("schema", f"unsupported version v={data.get('v')!r}")
-    missing = [key for key in required if key not in data]
-    if missing:
-        raise MessageError("schema", f"missing {', '.join(missing)}")
-    unknown = set(data) - {"v", *required, *optional}
-    if unknown:
-        raise MessageError("schema", f"unknown keys {', '.join(sorted(unknown))}")
-    values = {key: data[key] for key in (*required, *optional) if key in data}
-    if "detail" in values and values["detail"] is None:
-        values["detail"] = ""
-    if "args" in values and values["args"] is None:
-        values["args"] = {}
+    keys = data.keys()
+    if not keys >= required:
+        raise MessageError("schema", f"missing {', '.join(k for k in _SCHEMA[kind.channel][1] if k not in data)}")
+    if not keys <= allowed:
+        raise MessageError("schema", f"unknown keys {', '.join(sorted(keys - allowed))}")
+    del data["v"]
+    if data.get("detail", "") is None:
+        data["detail"] = ""
+    if "args" in data and data["args"] is None:
+        data["args"] = {}
     try:
-        return kind(**values)
+        return kind(**data)
     except MessageError:
         raise
     except (TypeError, ValueError, OverflowError) as exc:

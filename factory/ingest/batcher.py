@@ -12,8 +12,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -30,11 +31,17 @@ MAX_BATCH = 5000
 DIRECTORY_REFRESH_S = 5.0
 
 
-@dataclass
-class Arrival:
+def _nothing() -> None:
+    """The `ack` of an arrival acknowledged by token instead."""
+
+
+class Arrival(NamedTuple):
+    """A received message: acknowledged by calling `ack`, or by handing `token` to the Batcher's `acknowledge`."""
+
     topic: str
     payload: bytes
-    ack: Callable[[], None] = field(default=lambda: None)
+    ack: Callable[[], object] = _nothing
+    token: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,8 +61,11 @@ def machine_directory(session: Session) -> dict[str, str]:
 class Batcher:
     """Queue of arrivals fed by the MQTT thread, drained by the worker thread in batches."""
 
-    def __init__(self, sessions: sessionmaker, *, on_state_change: Callable[[str, str, str], None] | None = None):
+    def __init__(self, sessions: sessionmaker, *, on_state_change: Callable[[str, str, str], None] | None = None,
+                 acknowledge: Callable[[list[int]], None] | None = None):
+        """`acknowledge(tokens)` is told the tokens of each stored batch's arrivals (those that have one)."""
         self.sessions = sessions
+        self.acknowledge = acknowledge
         self.queue: deque[Arrival] = deque()
         self.wakeup = threading.Event()
         with sessions() as session:
@@ -70,6 +80,13 @@ class Batcher:
     def arrive(self, arrival: Arrival) -> None:
         self.queue.append(arrival)
         if len(self.queue) >= MAX_BATCH or len(self.queue) == 1:
+            self.wakeup.set()
+
+    def arrive_many(self, deliveries) -> None:
+        """(topic, payload, token) triples, as drivers.mqtt_subscriber hands them over."""
+        was_empty = not self.queue
+        self.queue.extend([Arrival(topic, payload, _nothing, token) for topic, payload, token in deliveries])
+        if was_empty or len(self.queue) >= MAX_BATCH:
             self.wakeup.set()
 
     def drain(self, *, now: datetime | None = None) -> int:
@@ -93,6 +110,8 @@ class Batcher:
         self._pending = None
         for arrival in pending.taken:
             arrival.ack()
+        if self.acknowledge is not None:
+            self.acknowledge([arrival.token for arrival in pending.taken if arrival.token])
         if pending.admitted:
             self.lag_s = max(0.0, (utcnow() - max(m.ts for m in pending.admitted)).total_seconds())
         return len(pending.taken)

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
-from drivers.mqtt import BrokerAddress, ClientOptions, InboundMessage, MqttClient
-from factory.ingest.batcher import Arrival, Batcher
+from drivers.mqtt import BrokerAddress
+from drivers.mqtt_subscriber import BulkSubscriber, SubscriberOptions
+from factory.ingest.batcher import Batcher
 from factory.services.telemetry import Retention, downsample_and_prune, flush_counters
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class WorkerOptions:
     name: str = ""
     client_id: str = ""
     retention: Retention = Retention()
-    max_inflight: int = 2000
+    max_inflight: int = 10_000  # the Receive Maximum: unacknowledged messages the broker may send at once
     shared: bool = False  # join the `ingest` share group (several workers) instead of a plain subscription
 
 
@@ -54,21 +55,20 @@ class IngestWorker:
         self.name = options.name or default_worker_name()
         self.sessions = sessions
         self.retention = options.retention
-        self.batcher = Batcher(sessions)
         client_id = options.client_id or f"factory-ingest-{self.name}"
-        self.client = MqttClient(address, client_id, options=ClientOptions(
-            max_inflight=options.max_inflight, session_expiry_s=7 * 86_400, manual_ack=True))
         self.subscription = SHARED_SUBSCRIPTION if options.shared else SUBSCRIPTION
-        self.client.subscribe(self.subscription, self._arrive)
+        self.client = BulkSubscriber(address, client_id, self.subscription, self._arrive,
+                                     SubscriberOptions(receive_maximum=options.max_inflight))
+        self.batcher = Batcher(sessions, acknowledge=self.client.ack)
         self._stop = threading.Event()
         self._counters_at = 0.0
         self._retention_at = time.monotonic()
 
-    def _arrive(self, message: InboundMessage) -> None:
-        self.batcher.arrive(Arrival(message.topic, message.payload, message.ack))
+    def _arrive(self, deliveries) -> None:
+        self.batcher.arrive_many(deliveries)
 
     def run(self) -> None:
-        """Work until `stop()`; the caller's thread does the storing, paho's thread the receiving."""
+        """Work until `stop()`; the caller's thread does the storing, the subscriber's thread the receiving."""
         self.client.start()
         log.info("ingest worker %s subscribing to %s", self.name, self.subscription)
         try:

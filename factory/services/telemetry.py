@@ -20,6 +20,7 @@ from drivers.messages import EventMessage, MachineMessage, StateMessage, Telemet
 from drivers.states import MachineState
 from factory.domain.errors import InvalidParameter
 from factory.models import IngestCounter, Machine, MachineEvent, MachineStateChange, TelemetrySample, utcnow
+from factory.services.sample_rows import insert_samples
 
 TELEMETRY_SOURCE = "telemetry"
 MAX_SAMPLES = 5000
@@ -42,7 +43,8 @@ def _insert_ignoring_duplicates(session: Session, model, rows: list[dict]) -> in
     """Insert rows, skipping those whose (machine, seq, ts) exists; returns how many were new.
 
     A Core executemany on the session's connection (same transaction), not an ORM bulk insert: the ORM's
-    bookkeeping per row cost more than the insert itself (benchmarks/ingest_bench.py). sqlite3 sums the row
+    bookkeeping per row cost more than the insert itself (benchmarks/ingest_bench.py). Samples, the bulk of
+    the ingest, go the still cheaper way of factory/services/sample_rows.py. sqlite3 sums the row
     counts of an executemany, a skipped conflict counting 0; on psycopg SQLAlchemy reports no count (-1) for
     one, so PostgreSQL counts the rows RETURNING gives back.
     """
@@ -57,12 +59,11 @@ def _insert_ignoring_duplicates(session: Session, model, rows: list[dict]) -> in
 def record_messages(session: Session, messages: Sequence[MachineMessage], *, received_at=None) -> RecordResult:
     """Store a batch of validated machine messages in one transaction and commit it."""
     received_at = received_at or utcnow()
-    samples = [{"machine_id": m.machine, "ts": m.ts, "seq": m.seq, "resolution_s": 0, "metrics": dict(m.metrics)}
-               for m in messages if isinstance(m, TelemetryMessage)]
+    samples = [m for m in messages if isinstance(m, TelemetryMessage)]
     events = [{"machine_id": m.machine, "ts": m.ts, "seq": m.seq, "event": m.event.value, "job": m.job,
                "code": m.code, "detail": m.detail, "received_at": received_at}
               for m in messages if isinstance(m, EventMessage)]
-    stored = _insert_ignoring_duplicates(session, TelemetrySample, samples)
+    stored = insert_samples(session.connection(), samples)
     stored += _insert_ignoring_duplicates(session, MachineEvent, events)
     states = [m for m in messages if isinstance(m, StateMessage)]
     changes = _apply_states_and_latest(session, messages, states, received_at)

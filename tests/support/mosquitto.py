@@ -102,8 +102,9 @@ class MosquittoBroker:
     """One broker process; `start`, `stop` and `restart` keep the directory and port, `cleanup` removes them."""
 
     def __init__(self, passwd: str, acl: str, *, directory: Path | None = None,
-                 limits: BrokerLimits = TEST_LIMITS) -> None:
-        self.passwd, self.acl, self.limits = passwd, acl, limits
+                 limits: BrokerLimits = TEST_LIMITS, tls_files: tuple[Path, Path] | None = None) -> None:
+        """`tls_files` (a self-signed certificate for 127.0.0.1, its key) make the listener mqtts://."""
+        self.passwd, self.acl, self.limits, self.tls_files = passwd, acl, limits, tls_files
         self._own_directory = directory is None
         self.directory = directory
         self.port: int | None = None
@@ -116,6 +117,8 @@ class MosquittoBroker:
 
     def address(self, username: str, password: str) -> BrokerAddress:
         assert self.port is not None, "broker not started"
+        if self.tls_files is not None:
+            return BrokerAddress(HOST, self.port, username, password, tls=True, ca_file=str(self.tls_files[0]))
         return BrokerAddress(HOST, self.port, username, password)
 
     def url(self, username: str, password: str) -> str:
@@ -203,10 +206,10 @@ class MosquittoBroker:
         data = self.directory / "data"
         data.mkdir(exist_ok=True)
         files = {"passwd": self.passwd, "acl": self.acl,
-                 "mosquitto.conf": mosquitto_conf(BrokerAddress(HOST, self.port), data_dir=data,
-                                                  password_file=self.directory / "passwd",
+                 "mosquitto.conf": mosquitto_conf(BrokerAddress(HOST, self.port, tls=self.tls_files is not None),
+                                                  data_dir=data, password_file=self.directory / "passwd",
                                                   acl_file=self.directory / "acl", limits=self.limits,
-                                                  log_file=self.log_file)}
+                                                  log_file=self.log_file, tls_files=self.tls_files)}
         for name, text in files.items():
             path = self.directory / name
             path.write_text(text)
@@ -251,9 +254,9 @@ class BrokerFactory:
         self.brokers: list[MosquittoBroker] = []
 
     def __call__(self, users: dict[str, str], acl: str, *, limits: BrokerLimits = TEST_LIMITS,
-                 start: bool = True) -> MosquittoBroker:
+                 start: bool = True, tls_files: tuple[Path, Path] | None = None) -> MosquittoBroker:
         """A broker for {user: password} and the ACL text, started unless `start=False`."""
-        broker = MosquittoBroker(passwd_for(users), acl, limits=limits)
+        broker = MosquittoBroker(passwd_for(users), acl, limits=limits, tls_files=tls_files)
         self.brokers.append(broker)
         return broker.start() if start else broker
 
