@@ -12,20 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, runtime_checkable
 
+from drivers.messages import Command, Event
 from drivers.states import MachineState
 
-# Events of DESIGN.md 4.1 a driver may emit (drivers.messages.Event holds the same strings).
-JOB_STARTED = "job_started"
-JOB_FINISHED = "job_finished"
-JOB_FAILED = "job_failed"
-FAULT = "fault"
-FAULT_CLEARED = "fault_cleared"
-ALARM = "alarm"
-DOOR_OPEN = "door_open"
-DOOR_CLOSED = "door_closed"
+# Events of DESIGN.md 4.1 a driver may emit, by the names the drivers use (StrEnum members: equal to the strings).
+JOB_STARTED, JOB_FINISHED, JOB_FAILED = Event.JOB_STARTED, Event.JOB_FINISHED, Event.JOB_FAILED
+FAULT, FAULT_CLEARED, ALARM = Event.FAULT, Event.FAULT_CLEARED, Event.ALARM
+DOOR_OPEN, DOOR_CLOSED = Event.DOOR_OPEN, Event.DOOR_CLOSED
 
 # Commands of DESIGN.md 4.1 a driver may be asked to turn into firmware bytes.
-COMMANDS = ("pause", "resume", "stop", "home", "start_job")
+COMMANDS = tuple(command.value for command in Command)
 
 
 class UnsupportedCommand(ValueError):
