@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from drivers import mqtt_wire as wire
-from drivers.mqtt import BrokerAddress
+from drivers.broker_url import BrokerAddress
 
 logger = logging.getLogger(__name__)
 

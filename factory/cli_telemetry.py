@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from drivers.mqtt import BrokerAddress, parse_broker_url
+from drivers.broker_url import BrokerAddress, parse_broker_url
 from factory import demo
 from factory.broker.passwords import hash_password
 from factory.broker.serve import KEY as MQTT_URL_KEY

@@ -29,8 +29,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from drivers.broker_url import BrokerAddress
 from drivers.messages import COMMAND_EXPIRY_S, Channel, Command, CommandMessage, MessageError, decode, encode, topic
-from drivers.mqtt import BrokerAddress, InboundMessage, MqttClient
+from drivers.mqtt import InboundMessage, MqttClient
 from drivers.states import MachineState
 from factory.broker.runner import accepts_connections, folder_closed_to_broker, wait_for_listener
 from factory.broker.service_account import service_address

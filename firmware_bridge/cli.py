@@ -9,10 +9,11 @@ import signal
 import sys
 from pathlib import Path
 
+from drivers.broker_url import parse_broker_url
 from drivers.grbl import GrblDriver
 from drivers.marlin import MarlinDriver
 from drivers.messages import ID_PATTERN, last_will
-from drivers.mqtt import ClientOptions, MqttClient, parse_broker_url
+from drivers.mqtt import ClientOptions, MqttClient
 from firmware_bridge.bridge import Bridge, BridgeConfig
 from firmware_bridge.spool import DEFAULT_LIMIT, Spool
 

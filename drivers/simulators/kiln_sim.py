@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from drivers.broker_url import parse_broker_url
 from drivers.messages import (
     Channel,
     Command,
@@ -33,7 +34,7 @@ from drivers.messages import (
     last_will,
     topic,
 )
-from drivers.mqtt import InboundMessage, MqttClient, parse_broker_url
+from drivers.mqtt import InboundMessage, MqttClient
 from drivers.states import MachineState
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from drivers.broker_url import BrokerAddress
 from drivers.messages import ID_PATTERN, TOPIC_ROOT
-from drivers.mqtt import BrokerAddress
 from factory.broker.passwords import check_hash
 
 SERVICE_USERNAME = "factory"

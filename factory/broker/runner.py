@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from drivers.mqtt import BrokerAddress
+from drivers.broker_url import BrokerAddress
 from factory.broker.config import (
     SERVICE_USERNAME,
     BrokerLimits,

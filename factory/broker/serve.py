@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from drivers.mqtt import BrokerAddress, parse_broker_url
+from drivers.broker_url import BrokerAddress, parse_broker_url
 from factory.broker.config import MachineAccount
 from factory.broker.runner import BrokerFiles, run_mosquitto, write_broker_files
 

@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from drivers.mqtt import BrokerAddress, parse_broker_url
+from drivers.broker_url import BrokerAddress, parse_broker_url
 from factory.broker.config import SERVICE_USERNAME
 from factory.broker.passwords import new_password
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
-from drivers.mqtt import BrokerAddress
+from drivers.broker_url import BrokerAddress
 from drivers.mqtt_subscriber import BulkSubscriber, SubscriberOptions
 from factory.ingest.batcher import Batcher
 from factory.services.telemetry import Retention, downsample_and_prune, flush_counters

@@ -19,7 +19,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from drivers.mqtt import BrokerAddress, MqttClient, parse_broker_url
+from drivers.broker_url import BrokerAddress, parse_broker_url
+from drivers.mqtt import MqttClient
 from factory.broker.passwords import verify_password
 from factory.broker.runner import accepts_connections, wait_for_listener
 from factory.broker.service_account import service_password

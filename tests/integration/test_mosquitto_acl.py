@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from drivers.mqtt import NOT_AUTHORIZED, BrokerAddress, MqttClient
+from drivers.broker_url import BrokerAddress
+from drivers.mqtt import NOT_AUTHORIZED, MqttClient
 from factory.broker.config import MachineAccount, acl_text
 from factory.broker.passwords import hash_password
 from factory.broker.runner import wait_for_listener, write_broker_files
@@ -205,7 +206,7 @@ def broker_dir():
 RUNNER_SCRIPT = """
 import json, sys
 from pathlib import Path
-from drivers.mqtt import BrokerAddress
+from drivers.broker_url import BrokerAddress
 from factory.broker.config import MachineAccount
 from factory.broker.runner import run_mosquitto, write_broker_files
 directory, port, spec = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])

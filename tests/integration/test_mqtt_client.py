@@ -136,7 +136,8 @@ def test_on_connect_hook_exception_does_not_stop_the_client(broker, make_client)
 
 MACHINE_SCRIPT = textwrap.dedent("""
     import sys, time
-    from drivers.mqtt import MqttClient, parse_broker_url
+    from drivers.broker_url import parse_broker_url
+    from drivers.mqtt import MqttClient
     url, topic = sys.argv[1], sys.argv[2]
     client = MqttClient(parse_broker_url(url), "printer-1", will=(topic, b"offline"))
     client.start()

@@ -24,7 +24,8 @@ import threading
 import time
 from pathlib import Path
 
-from drivers.mqtt import BrokerAddress, MqttClient
+from drivers.broker_url import BrokerAddress
+from drivers.mqtt import MqttClient
 from factory.broker import runner
 from factory.broker.config import BrokerLimits, mosquitto_conf
 from factory.broker.passwords import hash_password

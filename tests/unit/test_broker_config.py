@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.mqtt import BrokerAddress
+from drivers.broker_url import BrokerAddress
 from factory.broker.config import BrokerLimits, MachineAccount, acl_text, mosquitto_conf, passwd_text
 from factory.broker.passwords import check_hash, hash_password, new_password, verify_password
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from drivers.broker_url import BrokerAddress, parse_broker_url
 from drivers.messages import Channel, Command, StateMessage, decode, encode
-from drivers.mqtt import BrokerAddress, InboundMessage, parse_broker_url
+from drivers.mqtt import InboundMessage
 from drivers.states import MachineState
 from factory.broker.serve import listener_address
 from factory.demo import DEMO_MACHINES, RETRY_S, Director, Login, children

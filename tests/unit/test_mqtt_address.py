@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.mqtt import BrokerAddress, ClientOptions, parse_broker_url
+from drivers.broker_url import BrokerAddress, parse_broker_url
+from drivers.mqtt import ClientOptions
 
 
 def test_mqtt_url_gives_host_port_and_credentials():
