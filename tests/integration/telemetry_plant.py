@@ -39,6 +39,7 @@ from factory.settings import Settings
 from firmware_bridge import cli as bridge_cli
 from tests.integration.conftest import api_token, make_commune_with_site, make_machine, make_user
 from tests.support.mosquitto import Inbox, MosquittoBroker
+from tests.support.waits import eventually as wait_for
 
 MACHINES = ("printer-1", "printer-2", "mill-1", "kiln-1")
 SERVICE_PASSWORD = "service-secret"
@@ -47,14 +48,7 @@ WAIT = 20.0
 
 
 def eventually(condition: Callable[[], object], timeout: float = WAIT, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+    return wait_for(condition, timeout, what)
 
 
 class Plant:

@@ -16,6 +16,7 @@ from drivers.mqtt import ClientOptions, MqttClient
 from factory.broker.config import MachineAccount, acl_text
 from factory.broker.passwords import hash_password
 from tests.support.mosquitto import Inbox
+from tests.support.waits import until as wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -47,12 +48,7 @@ def make_client():
 
 
 def until(condition, timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+    return wait_until(condition, timeout)
 
 
 def test_client_reconnects_and_subscribes_again_after_the_broker_crashes(broker, make_client):

@@ -14,6 +14,7 @@ from drivers.mqtt_subscriber import BulkSubscriber, Delivery, SubscriberOptions
 from factory.broker.config import MachineAccount, acl_text
 from factory.broker.passwords import hash_password
 from tests.support.mosquitto import reachable_temp_dir
+from tests.support.waits import until as wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -65,12 +66,7 @@ def started():
 
 
 def until(condition, timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+    return wait_until(condition, timeout)
 
 
 def publish(broker, started, payloads: list[bytes]) -> None:
