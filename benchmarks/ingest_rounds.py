@@ -125,16 +125,37 @@ class BareSubscriber:
         self.out.unlink(missing_ok=True)
 
 
-class ClientSubscriber:
-    """`drivers.mqtt.MqttClient` as the worker configures it, with a handler that only acknowledges."""
-
-    name = "MqttClient"
+class _InProcessConsumer:
+    """A consumer running in this process: counts what its client hands it and this process's CPU."""
 
     def __init__(self, fleet: Fleet, number: int) -> None:
         self.fleet, self.number = fleet, number
         self.count, self.last = 0, 0.0
-        self.client: MqttClient | None = None
+        self.client = None
         self._cpu = 0.0
+
+    def begin(self) -> None:
+        self._cpu = own_cpu()
+
+    def progress(self) -> int:
+        return self.count
+
+    def stop(self) -> None:
+        self._cpu = own_cpu() - self._cpu
+        if self.client is not None:
+            self.client.stop()
+
+    def report(self, run: Round) -> None:
+        run.received, run.last_arrival, run.cpu["consumer"] = self.count, self.last, self._cpu
+
+    def cleanup(self) -> None:
+        pass
+
+
+class ClientSubscriber(_InProcessConsumer):
+    """`drivers.mqtt.MqttClient` as the worker configures it, with a handler that only acknowledges."""
+
+    name = "MqttClient"
 
     def _handle(self, message) -> None:  # the network thread only: no lock needed
         message.ack()
@@ -149,38 +170,15 @@ class ClientSubscriber:
         if not self.client.ready.wait(15):
             raise RuntimeError(f"MqttClient did not subscribe:\n{broker.log_tail()}")
 
-    def begin(self) -> None:
-        self._cpu = own_cpu()
-
-    def progress(self) -> int:
-        return self.count
-
-    def stop(self) -> None:
-        self._cpu = own_cpu() - self._cpu
-        if self.client is not None:
-            self.client.stop()
-
-    def report(self, run: Round) -> None:
-        run.received, run.last_arrival, run.cpu["consumer"] = self.count, self.last, self._cpu
-
-    def cleanup(self) -> None:
-        pass
-
 
 # paho with the options the worker gave it before it had its own subscriber.
 WORKER_CLIENT = ClientOptions(max_inflight=2000, session_expiry_s=7 * 86_400, manual_ack=True)
 
 
-class BulkConsumer:
+class BulkConsumer(_InProcessConsumer):
     """`drivers.mqtt_subscriber.BulkSubscriber` as the worker configures it, acknowledging each batch at once."""
 
     name = "BulkSubscriber"
-
-    def __init__(self, fleet: Fleet, number: int) -> None:
-        self.fleet, self.number = fleet, number
-        self.count, self.last = 0, 0.0
-        self.client: BulkSubscriber | None = None
-        self._cpu = 0.0
 
     def _handle(self, batch) -> None:  # the network thread only: no lock needed
         self.client.ack([delivery.token for delivery in batch])
@@ -194,23 +192,6 @@ class BulkConsumer:
         self.client.start()
         if not self.client.ready.wait(15):
             raise RuntimeError(f"BulkSubscriber did not subscribe:\n{broker.log_tail()}")
-
-    def begin(self) -> None:
-        self._cpu = own_cpu()
-
-    def progress(self) -> int:
-        return self.count
-
-    def stop(self) -> None:
-        self._cpu = own_cpu() - self._cpu
-        if self.client is not None:
-            self.client.stop()
-
-    def report(self, run: Round) -> None:
-        run.received, run.last_arrival, run.cpu["consumer"] = self.count, self.last, self._cpu
-
-    def cleanup(self) -> None:
-        pass
 
 
 class TimedWorker(IngestWorker):

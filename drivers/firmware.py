@@ -271,3 +271,18 @@ class StateTracker:
     def changed(self) -> bool:
         """State, job, progress or detail differ from the last `snapshot()` the bridge took."""
         return self._published != self.snapshot_now().headline()
+
+
+class TrackedDriver:
+    """What both drivers share: a StateTracker behind `snapshot()`, `changed` and the line `counters`."""
+
+    def __init__(self) -> None:
+        self._track = StateTracker()
+        self.counters = self._track.counters
+
+    def snapshot(self) -> Snapshot:
+        return self._track.snapshot()
+
+    @property
+    def changed(self) -> bool:
+        return self._track.changed

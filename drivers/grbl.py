@@ -26,9 +26,8 @@ from drivers.firmware import (
     Observation,
     ResetDetected,
     Setting,
-    Snapshot,
-    StateTracker,
     Status,
+    TrackedDriver,
     UnsupportedCommand,
 )
 from drivers.states import MachineState
@@ -162,7 +161,7 @@ def parse_line(line: str) -> list[Observation]:
     return [Malformed(text=text)]
 
 
-class GrblDriver:
+class GrblDriver(TrackedDriver):
     """Host side of GRBL 1.1 (drivers/firmware.py `FirmwareDriver`).
 
     Positions are machine positions (MPos); a WPos report is turned back into MPos with the last WCO
@@ -174,8 +173,7 @@ class GrblDriver:
     REALTIME = {"pause": b"!", "resume": b"~", "stop": b"\x18"}
 
     def __init__(self) -> None:
-        self._track = StateTracker()
-        self.counters = self._track.counters
+        super().__init__()
         self.version = ""
         self.settings: dict[str, str] = {}
         self._pending: deque[str] = deque()
@@ -230,13 +228,6 @@ class GrblDriver:
             result.append(obs)
             result += self._apply(obs)
         return result + self._track.settle()
-
-    def snapshot(self) -> Snapshot:
-        return self._track.snapshot()
-
-    @property
-    def changed(self) -> bool:
-        return self._track.changed
 
     def connection_lost(self) -> None:
         self._pending.clear()

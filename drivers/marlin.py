@@ -32,8 +32,7 @@ from drivers.firmware import (
     Progress,
     ResendRequest,
     ResetDetected,
-    Snapshot,
-    StateTracker,
+    TrackedDriver,
     UnsupportedCommand,
 )
 from drivers.states import MachineState
@@ -156,7 +155,7 @@ def _parse_m115(text: str) -> FirmwareInfo:
     return FirmwareInfo(name=fields.pop("FIRMWARE_NAME", "").strip(), fields=fields)
 
 
-class MarlinDriver:
+class MarlinDriver(TrackedDriver):
     """Host side of Marlin's protocol, for one connection (drivers/firmware.py `FirmwareDriver`).
 
     One numbered line is in flight at a time, so each `ok` belongs to a known line: that keeps flow
@@ -172,8 +171,7 @@ class MarlinDriver:
         self.stall_polls = stall_polls
         self.capabilities: dict[str, bool] = {}
         self.firmware = ""
-        self._track = StateTracker()
-        self.counters = self._track.counters
+        super().__init__()
         self._reset_link()
         self._printing = self._paused = False
         self._fault: str | None = None
@@ -279,13 +277,6 @@ class MarlinDriver:
             events += self._apply(observation)
         self._derive()
         return observations + events + self._track.settle()
-
-    def snapshot(self) -> Snapshot:
-        return self._track.snapshot()
-
-    @property
-    def changed(self) -> bool:
-        return self._track.changed
 
     def connection_lost(self) -> None:
         """The port is gone: offline until the next line, nothing in flight."""
