@@ -7,10 +7,16 @@ class DomainError(Exception):
     code = "domain_error"
     status = 400
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        if code is not None:
+            self.code = code
+
+    def details(self) -> dict:
+        """More for the API's error object than code, message and field (plain JSON values)."""
+        return {}
 
 
 class InvalidInput(DomainError):
@@ -26,6 +32,22 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     code = "conflict"
     status = 409
+
+
+class BookingConflict(Conflict):
+    """The time is held by something else: `conflicts` says what, `suggestions` offers free slots instead
+    (both lists of JSON objects, as the API sends them)."""
+
+    code = "booking_conflict"
+
+    def __init__(self, message: str, *, conflicts: list[dict], suggestions: list[dict] | None = None,
+                 field: str | None = "starts_at", code: str | None = None):
+        super().__init__(message, field=field, code=code)
+        self.conflicts = conflicts
+        self.suggestions = suggestions or []
+
+    def details(self) -> dict:
+        return {"conflicts": self.conflicts, "suggestions": self.suggestions}
 
 
 class Forbidden(DomainError):

@@ -25,6 +25,9 @@ class Machine(Base):
         CheckConstraint(f"kind IN ({KINDS})", name="kind"),
         CheckConstraint(f"state IN ({STATES})", name="state"),
         CheckConstraint("acquisition_cost >= 0", name="cost"),
+        CheckConstraint("booking_min_minutes > 0 AND booking_min_minutes <= booking_max_minutes",
+                        name="booking_length"),
+        CheckConstraint("booking_notice_minutes >= 0 AND booking_horizon_days > 0", name="booking_notice"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -51,6 +54,13 @@ class Machine(Base):
     metrics: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     metrics_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Booking rules (issue 5): length bounds, the notice a booking needs, and how far ahead one may book.
+    booking_min_minutes: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    booking_max_minutes: Mapped[int] = mapped_column(Integer, default=480, server_default="480")
+    booking_notice_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    booking_horizon_days: Mapped[int] = mapped_column(Integer, default=180, server_default="180")
+    # When a broken-down (fault) machine is expected back, as a steward said; null = not known.
+    expected_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     site: Mapped[Site] = relationship(back_populates="machines")

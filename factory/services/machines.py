@@ -16,6 +16,9 @@ from factory.domain.vocabulary import MachineKind, MachineState
 from factory.models import Machine, MachineStateChange, Site, utcnow
 from factory.services.sites import get_site
 
+# States in which a machine cannot be booked until it is back (DESIGN.md: breakdowns block machines).
+OUT_OF_USE = (MachineState.FAULT, MachineState.MAINTENANCE)
+
 
 @dataclass(frozen=True)
 class MachineDraft:
@@ -79,22 +82,34 @@ def update_machine(session: Session, machine_id: str, draft: MachineDraft) -> Ma
 
 
 def change_state(session: Session, machine_id: str, state: str, *, by: str, reason: str = "",
-                 at: datetime | None = None) -> Machine:
-    """Move a machine to `state`, recording the change; the same state again records nothing.
+                 at: datetime | None = None, expected_back_at: datetime | None = None) -> Machine:
+    """Move a machine to `state`, recording the change; the same state again records nothing but a new
+    `expected_back_at`.
 
-    A change dated before the current state began is refused (Conflict): it would rewrite history.
+    `expected_back_at` is when a machine going to `fault` or `maintenance` should be usable again (bookings
+    may start from then); it is dropped when the machine moves to any other state. A change dated before the
+    current state began is refused (Conflict): it would rewrite history.
     """
     machine = get_machine(session, machine_id)
     new = parse_state(state)
-    if new.value == machine.state:
-        return machine
     at = at or utcnow()
+    if expected_back_at is not None and new not in OUT_OF_USE:
+        raise InvalidInput(f"only a machine in fault or maintenance has an expected return, not {new.value}",
+                           field="expected_back_at")
+    if expected_back_at is not None and expected_back_at <= at:
+        raise InvalidInput("the expected return must be in the future", field="expected_back_at")
+    if new.value == machine.state:
+        if expected_back_at is not None:
+            machine.expected_back_at = expected_back_at
+            session.commit()
+        return machine
     if at < machine.state_since:
         raise Conflict(f"a change at {at:%Y-%m-%d %H:%M:%S} UTC is older than the current state "
                        f"({machine.state} since {machine.state_since:%Y-%m-%d %H:%M:%S} UTC)", field="at")
     machine.state_changes.append(MachineStateChange(
         from_state=machine.state, to_state=new.value, at=at, source=by[:32], reason=reason.strip()))
     machine.state, machine.state_since = new.value, at
+    machine.expected_back_at = expected_back_at
     session.commit()
     return machine
 

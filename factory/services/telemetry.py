@@ -121,6 +121,7 @@ def _apply_state(session: Session, machine: Machine, message: StateMessage,
     session.add(MachineStateChange(machine_id=machine.id, from_state=previous, to_state=message.state.value,
                                    at=at, source=TELEMETRY_SOURCE, reason=message.detail[:500]))
     machine.state, machine.state_since = message.state.value, at
+    machine.expected_back_at = None  # a steward's repair estimate holds for the breakdown it was given for
     return machine.id, previous, message.state.value
 
 

@@ -24,7 +24,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         if _wants_json():
-            return jsonify(error_body(exc.code, exc.message, exc.field)), exc.status
+            body = error_body(exc.code, exc.message, exc.field)
+            body["error"].update(exc.details())
+            return jsonify(body), exc.status
         return render_template("errors/error.html", status=exc.status, message=exc.message), exc.status
 
     @app.errorhandler(CSRFError)

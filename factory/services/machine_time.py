@@ -1,0 +1,125 @@
+"""Loading what holds a machine's time, and taking the machine's write turn before changing it.
+
+Every change to a machine's reservations or leases first calls `lock_machines`: on PostgreSQL it locks the
+machines' rows (`SELECT ... FOR UPDATE`), on SQLite it starts the transaction with `BEGIN IMMEDIATE` (the
+database's one write lock). The checks that follow therefore see every booking committed before them, and
+the database's own no-overlap constraint (migration 0003) is the backstop if any code path forgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from factory.domain.booking_rules import FOREVER, BookingRules, Busy, Kind, MachineCalendar, describe
+from factory.domain.errors import Conflict
+from factory.domain.local_time import Span, weekly_spans
+from factory.models import Lease, Machine, Reservation
+from factory.models.bookings import OVERLAP_CONSTRAINT
+from factory.services.machines import OUT_OF_USE
+from factory.services.sites import site_week
+
+
+def lock_machines(session: Session, machine_ids: Iterable[str]) -> None:
+    """Take the write turn for these machines until the session commits or rolls back."""
+    ids = sorted(set(machine_ids))
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        dbapi = connection.connection.dbapi_connection
+        if not dbapi.in_transaction:  # a transaction that has written already holds the write lock
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    session.execute(select(Machine.id).where(Machine.id.in_(ids)).order_by(Machine.id).with_for_update())
+
+
+def is_overlap_violation(exc: IntegrityError) -> bool:
+    """Whether the database refused a write for the no-overlap rule (exclusion constraint or trigger)."""
+    return OVERLAP_CONSTRAINT in str(exc.orig)
+
+
+def overlap_refused() -> Conflict:
+    return Conflict("another reservation took this time a moment ago; reload and pick another slot",
+                    field="starts_at")
+
+
+def machine_rules(machine: Machine) -> BookingRules:
+    return BookingRules(machine.booking_min_minutes, machine.booking_max_minutes, machine.booking_notice_minutes,
+                        machine.booking_horizon_days, machine.unattended_ok)
+
+
+def machine_calendar(session: Session, machine: Machine, start: datetime, end: datetime, *,
+                     exclude_id: int | None = None) -> MachineCalendar:
+    """What holds `machine`'s time between `start` and `end` (with a day's margin either side)."""
+    zone = ZoneInfo(machine.site.time_zone)
+    lo, hi = start - timedelta(days=1), end + timedelta(days=1)
+    return MachineCalendar(
+        machine_id=machine.id, machine_name=machine.name, zone=zone, rules=machine_rules(machine),
+        opening=site_week(machine.site),
+        reservations=tuple(reservation_busy(r) for r in reservations(session, [machine.id], lo, hi)
+                           if r.id != exclude_id),
+        lease_windows=tuple(lease_busy(session, machine, lo, hi)),
+        breakdown=breakdown(machine))
+
+
+def reservations(session: Session, machine_ids: list[str], start: datetime, end: datetime) -> list[Reservation]:
+    """Active reservations of these machines that meet `[start, end)`, by start."""
+    return list(session.scalars(
+        select(Reservation).options(joinedload(Reservation.coop))
+        .where(Reservation.machine_id.in_(machine_ids), Reservation.status == "active",
+               Reservation.starts_at < end, Reservation.ends_at > start)
+        .order_by(Reservation.starts_at)))
+
+
+def reservation_busy(reservation: Reservation) -> Busy:
+    span = Span(reservation.starts_at, reservation.ends_at)
+    if reservation.kind == Kind.MAINTENANCE:
+        label = f"maintenance: {reservation.purpose}" if reservation.purpose else "maintenance"
+        return Busy(span, Kind.MAINTENANCE, label, reservation.id)
+    return Busy(span, Kind.BOOKING, f"booked for {reservation.coop.name}", reservation.id, reservation.coop_id)
+
+
+def approved_leases(session: Session, machine_id: str, first_day, last_day) -> list[Lease]:
+    return list(session.scalars(
+        select(Lease).options(joinedload(Lease.coop))
+        .where(Lease.machine_id == machine_id, Lease.status == "approved",
+               Lease.starts_on <= last_day, Lease.ends_on >= first_day)
+        .order_by(Lease.starts_on)))
+
+
+def lease_busy(session: Session, machine: Machine, start: datetime, end: datetime) -> list[Busy]:
+    """The windows of the machine's approved leases in `[start, end)`, without the days given back."""
+    zone = ZoneInfo(machine.site.time_zone)
+    found: list[Busy] = []
+    for lease in approved_leases(session, machine.id, start.astimezone(zone).date(), end.astimezone(zone).date()):
+        found += [Busy(span, Kind.LEASE, f"leased to {lease.coop.name}", lease.id, lease.coop_id)
+                  for span in lease_spans(lease, zone, start, end)]
+    return found
+
+
+def lease_spans(lease: Lease, zone: ZoneInfo, start: datetime, end: datetime) -> list[Span]:
+    return weekly_spans(lease_week(lease), zone, start, end, first_day=lease.starts_on, last_day=lease.ends_on,
+                        skip_days=[release.on_date for release in lease.releases])
+
+
+def lease_week(lease: Lease) -> dict[int, tuple[tuple[int, int], ...]]:
+    week: dict[int, tuple[tuple[int, int], ...]] = {day: () for day in range(7)}
+    for window in lease.windows:
+        week[window.weekday] = (*week[window.weekday], (window.opens_min, window.closes_min))
+    return week
+
+
+def breakdown(machine: Machine) -> Busy | None:
+    """A machine in fault or maintenance is out of use from then until it is expected back (or indefinitely)."""
+    if machine.state not in {state.value for state in OUT_OF_USE}:
+        return None
+    zone = ZoneInfo(machine.site.time_zone)
+    until = machine.expected_back_at or FOREVER
+    since = f"{machine.state} since {describe(machine.state_since, zone)}"
+    back = (f"expected back {describe(until, zone)}" if machine.expected_back_at
+            else "no return time given yet (a steward can set one on the machine's page)")
+    return Busy(Span(machine.state_since, until), Kind.BREAKDOWN, f"{since}; {back}")
