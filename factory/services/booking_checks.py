@@ -28,9 +28,10 @@ EQUIVALENT_MACHINES = 3
 
 
 def check_booking(session: Session, machine: Machine, span: Span, coop_id: int, now: datetime, *,
-                  exclude_id: int | None = None, start_unchanged: bool = False) -> MachineCalendar:
-    """Raise InvalidInput for a rule the request breaks, BookingConflict (with suggestions) when the time is
-    held; return the calendar that was checked."""
+                  exclude_id: int | None = None, start_unchanged: bool = False,
+                  suggest: bool = True) -> MachineCalendar:
+    """Raise InvalidInput for a rule the request breaks, BookingConflict (with suggestions unless not
+    `suggest`) when the time is held; return the calendar that was checked."""
     calendar = machine_calendar(session, machine, span.start, span.end, exclude_id=exclude_id)
     problems = request_problems(span, calendar.rules, calendar.opening, calendar.zone, now)
     if start_unchanged:  # a booking under way keeps its start, however close or past it is
@@ -41,7 +42,8 @@ def check_booking(session: Session, machine: Machine, span: Span, coop_id: int, 
     if held:
         raise BookingConflict(conflict_message(machine, held, calendar),
                               conflicts=[busy_json(busy) for busy in held],
-                              suggestions=suggestions(session, machine, span, coop_id, now, exclude_id=exclude_id))
+                              suggestions=suggestions(session, machine, span, coop_id, now, exclude_id=exclude_id)
+                              if suggest else [])
     return calendar
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 from factory.domain.booking_rules import FOREVER, BookingRules, Busy, Kind, MachineCalendar, describe
 from factory.domain.errors import Conflict
 from factory.domain.local_time import Span, weekly_spans
+from factory.domain.opening_hours import Week
 from factory.models import Lease, Machine, Reservation
 from factory.models.bookings import OVERLAP_CONSTRAINT
 from factory.services.machines import OUT_OF_USE
@@ -106,8 +107,8 @@ def lease_spans(lease: Lease, zone: ZoneInfo, start: datetime, end: datetime) ->
                         skip_days=[release.on_date for release in lease.releases])
 
 
-def lease_week(lease: Lease) -> dict[int, tuple[tuple[int, int], ...]]:
-    week: dict[int, tuple[tuple[int, int], ...]] = {day: () for day in range(7)}
+def lease_week(lease: Lease) -> Week:
+    week: Week = {day: () for day in range(7)}
     for window in lease.windows:
         week[window.weekday] = (*week[window.weekday], (window.opens_min, window.closes_min))
     return week
