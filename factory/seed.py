@@ -1,4 +1,5 @@
-"""The demo commune: two sites in two time zones, four co-ops, thirteen machines, one login per role."""
+"""The demo commune: two sites in two time zones, four co-ops, thirteen machines, one login per role, and
+the coming weeks' bookings, leases and maintenance (factory.seed_bookings)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from factory.domain.capabilities import Capabilities
 from factory.domain.opening_hours import parse_day
 from factory.models import Commune, utcnow
+from factory.seed_bookings import seed_demo_time
 from factory.services.coops import CoopDraft, add_member, create_coop
 from factory.services.machines import MachineDraft, change_state, create_machine
 from factory.services.sites import SiteDraft, create_site, ensure_commune
@@ -115,6 +117,7 @@ def seed_demo_commune(session: Session) -> bool:
             change_state(session, machine_id, "idle", by="seed", reason=_why("idle"),
                          at=now - timedelta(hours=hours + 24))
         change_state(session, machine_id, state, by="seed", reason=_why(state), at=now - timedelta(hours=hours))
+    seed_demo_time(session, now)
     return True
 
 
