@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from factory.api import api
+from factory.api import api, openapi_bookings
 from factory.domain.vocabulary import MachineKind, MachineState
 
 
@@ -80,6 +80,7 @@ SPEC = {
                 "404": _error("no machine with this id"),
             },
         }},
+        **openapi_bookings.PATHS,
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document", "security": [],
             "responses": {"200": {"description": "OpenAPI 3.1 document",
@@ -129,6 +130,7 @@ SPEC = {
                     "notes": {"type": "string"},
                 },
             },
+            **openapi_bookings.SCHEMAS,
             "Telemetry": {
                 "type": "object", "required": ["machine", "since", "until", "samples", "truncated"],
                 "properties": {

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from factory.domain.local_time import Span, weekly_spans
 from factory.domain.opening_hours import Week, format_day
 
-SLOT_STEP = timedelta(minutes=15)  # suggestions start on quarter hours
+SLOT_STEP = timedelta(minutes=15)  # the first suggestion starts on a quarter hour; later ones when a holder ends
 SEARCH_DAYS = 14  # how far past the wanted time suggestions look
 FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
 

@@ -109,10 +109,13 @@ def release_day(session: Session, lease_id: int, on_date: date, *, viewer: User,
     """Give one day of an approved lease back to the pool: its windows that day are open to every co-op."""
     now = now or utcnow()
     lease = get_lease(session, lease_id, viewer)
+    lock_machines(session, [lease.machine_id])  # before the checks: two releases of one day, one wins
     if lease.status != "approved":
         raise Conflict(f"only an approved lease has days to release; this one is {lease.status}", field="on_date")
     if not lease.starts_on <= on_date <= lease.ends_on:
         raise InvalidInput(f"the lease runs from {lease.starts_on} to {lease.ends_on}", field="on_date")
+    if any(release.on_date == on_date for release in lease.releases):
+        raise Conflict(f"{on_date} is already released", field="on_date")
     zone = _zone(lease)
     day_start = datetime.combine(on_date, datetime.min.time()).replace(tzinfo=zone)
     spans = lease_spans(lease, zone, day_start, day_start + timedelta(days=1))
@@ -121,10 +124,7 @@ def release_day(session: Session, lease_id: int, on_date: date, *, viewer: User,
         raise InvalidInput(f"the lease has no window on {on_date:%A %Y-%m-%d}", field="on_date")
     if spans[-1].end <= now:
         raise InvalidInput("that day's windows are over", field="on_date")
-    if any(release.on_date == on_date for release in lease.releases):
-        raise Conflict(f"{on_date} is already released", field="on_date")
     reason = check_note(reason, field="reason", max_len=500)
-    lock_machines(session, [lease.machine_id])
     release = LeaseRelease(on_date=on_date, released_by=by[:32], released_at=now, reason=reason)
     lease.releases.append(release)
     notify(session, lease.coop_id, f"{lease.machine.name} released to the pool on {on_date}",
