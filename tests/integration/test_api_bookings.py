@@ -1,5 +1,5 @@
 """/api/v1/bookings and booking series: stewards book, edit and cancel; members read their own co-op's only;
-a taken slot is a 409 with what holds it and free slots instead, also when 50 clients race for one slot.
+a taken slot is a 409 with what holds it and free slots instead (the 50-client race: test_api_booking_race.py).
 
 The API uses the wall clock, so times are the first Monday at least a week ahead (`monday`), on site
 `north` (Europe/Berlin, open Monday to Friday 09:00-17:00).
@@ -8,90 +8,23 @@ The API uses the wall clock, so times are the first Monday at least a week ahead
 from __future__ import annotations
 
 import json
-import threading
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, time, timedelta
-from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import pytest
-from openapi_schema_validator import OAS31Validator
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
-from drivers.messages import format_ts
 from factory.models import Booking
+from tests.integration.booking_api import BERLIN, MISSING, book, booking_body, call, conforms, make_shop, monday, ts
 from tests.integration.conftest import (
     api_get,
-    api_token,
     assert_error,
     make_commune_with_site,
-    make_coop,
     make_machine,
-    make_user,
     sqlite_only,
 )
-from tests.integration.test_api_machines import _closed
-
-BERLIN = ZoneInfo("Europe/Berlin")
-HOUR = timedelta(hours=1)
-MISSING = object()
-
-
-# --- helpers shared by the booking, lease and maintenance API tests ------------------------------------
-
-def monday(hour: int = 10, minute: int = 0, *, weeks: int = 0) -> datetime:
-    """`hour:minute` Berlin time on the first Monday at least seven days from now (`weeks` later), as UTC."""
-    today = datetime.now(BERLIN).date()
-    day = today + timedelta(days=7 + (-today.weekday()) % 7, weeks=weeks)
-    return datetime.combine(day, time(hour, minute), BERLIN).astimezone(UTC)
-
-
-def ts(moment: datetime) -> str:
-    return format_ts(moment)
-
-
-def call(client, method: str, path: str, token: str | None = None, body=None, **kwargs):
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return client.open(path, method=method, headers=headers, json=body, **kwargs)
-
-
-def make_shop(session) -> SimpleNamespace:
-    """Site `north` with printer-1, co-ops spokes and gears; tokens of a steward, an admin and a member of each."""
-    make_commune_with_site(session, "north")
-    make_coop(session, "spokes")
-    make_coop(session, "gears")
-    make_machine(session, id="printer-1", name="Printer 1", state="idle")
-    make_user(session, "steward", login="sam")
-    make_user(session, "admin", login="ada")
-    make_user(session, "member", coop="spokes", login="mia")
-    make_user(session, "member", coop="gears", login="gus")
-    return SimpleNamespace(steward=api_token(session, "sam"), admin=api_token(session, "ada"),
-                           mia=api_token(session, "mia"), gus=api_token(session, "gus"))
-
-
-def booking_body(start: datetime, end: datetime | None = None, *, coop: str = "spokes", **extra) -> dict:
-    return {"machine": "printer-1", "coop": coop, "starts_at": ts(start), "ends_at": ts(end or start + HOUR),
-            "purpose": "brackets", **extra}
-
-
-def book(client, token: str, start: datetime, end: datetime | None = None, **extra) -> dict:
-    response = call(client, "POST", "/api/v1/bookings", token, booking_body(start, end, **extra))
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def conforms(spec: dict, path: str, method: str, status: int, body: dict) -> None:
-    """`body` matches the spec's schema for `method path` answering `status`; undocumented fields fail."""
-    schema = spec["paths"][path][method]["responses"][str(status)]["content"]["application/json"]["schema"]
-    OAS31Validator(_closed({**schema, "components": spec["components"]}),
-                   format_checker=OAS31Validator.FORMAT_CHECKER).validate(body)
 
 
 @pytest.fixture
-def shop(session) -> SimpleNamespace:
+def shop(session):
     return make_shop(session)
 
 
@@ -447,49 +380,3 @@ def test_booking_answers_match_the_openapi_schemas(client, shop):
              api_get(client, f"/api/v1/bookings/{created.get_json()['id']}", shop.mia).get_json())
     conforms(spec, "/bookings", "post", 403,
              call(client, "POST", "/api/v1/bookings", shop.mia, booking_body(monday(10))).get_json())
-
-
-# --- fifty clients, one slot ---------------------------------------------------------------------------
-
-@pytest.fixture
-def live_server(app):
-    """The app behind a real threaded HTTP server on a free loopback port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="api-race-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-
-
-def _post(url: str, token: str, body: dict, start: threading.Barrier) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    start.wait(timeout=30)
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc)
-
-
-def test_fifty_concurrent_requests_for_overlapping_slots_book_exactly_one(live_server, shop, session):
-    clients = 50
-    bodies = [booking_body(monday(10) + timedelta(minutes=n)) for n in range(clients)]  # all overlap each other
-    api_get_url = urllib.request.Request(f"{live_server}/api/v1/bookings",
-                                         headers={"Authorization": f"Bearer {shop.steward}"})
-    urllib.request.urlopen(api_get_url, timeout=30).close()  # the server is up, the token's first use recorded
-    start = threading.Barrier(clients)
-
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        answers = list(pool.map(lambda body: _post(f"{live_server}/api/v1/bookings", shop.steward, body, start),
-                                bodies))
-
-    statuses = sorted(status for status, _ in answers)
-    assert statuses == [201] + [409] * (clients - 1), statuses
-    refusals = [body["error"] for status, body in answers if status == 409]
-    # the write turn serialised the checks: each loser saw the winner (not just the database's backstop)
-    assert all(error["code"] == "booking_conflict" and error["conflicts"] for error in refusals)
-    active = select(func.count()).select_from(Booking).where(Booking.status == "active")
-    assert session.scalar(active) == 1

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
+from tests.integration.booking_api import BERLIN, book, booking_body, call, conforms, make_shop, monday, ts
 from tests.integration.conftest import api_get, assert_error, sqlite_only
-from tests.integration.test_api_bookings import BERLIN, book, booking_body, call, conforms, make_shop, monday, ts
 
 
 def first_day():

@@ -174,7 +174,7 @@ def test_openapi_document_describes_every_api_route_and_method(app, spec):
     assert routes == documented
 
 
-def _closed(schema):
+def closed_schema(schema):
     """`schema` with `additionalProperties: false` on every object that lists its properties."""
     schema = copy.deepcopy(schema)
     stack = [schema]
@@ -192,7 +192,7 @@ def _closed(schema):
 def response_validator(spec: dict, path: str, status: str) -> OAS31Validator:
     """Checks a body against the spec's schema for `GET path` answering `status`; undocumented fields fail."""
     schema = spec["paths"][path]["get"]["responses"][status]["content"]["application/json"]["schema"]
-    rooted = _closed({**schema, "components": spec["components"]})  # so `#/components/...` resolves
+    rooted = closed_schema({**schema, "components": spec["components"]})  # so `#/components/...` resolves
     return OAS31Validator(rooted, format_checker=OAS31Validator.FORMAT_CHECKER)
 
 

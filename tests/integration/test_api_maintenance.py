@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.integration.booking_api import book, booking_body, call, conforms, make_shop, monday, ts
 from tests.integration.conftest import api_get, assert_error, make_machine, sqlite_only
-from tests.integration.test_api_bookings import book, booking_body, call, conforms, make_shop, monday, ts
 
 
 @pytest.fixture
