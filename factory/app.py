@@ -30,7 +30,20 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.teardown_appcontext(_close_session)
 
     from factory.api import api
-    from factory.web import account, auth, errors, filters, machines, metrics, registry
+    from factory.web import (
+        account,
+        auth,
+        bookings,
+        calendar,
+        errors,
+        filters,
+        leases,
+        machines,
+        maintenance,
+        metrics,
+        notifications,
+        registry,
+    )
 
     csrf.exempt(api)  # the API authenticates every request with a bearer token, not a cookie
 
@@ -39,7 +52,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(machines.bp)
+    app.register_blueprint(calendar.bp)
     app.register_blueprint(registry.bp)
+    app.register_blueprint(bookings.bp)
+    app.register_blueprint(leases.bp)
+    app.register_blueprint(maintenance.bp)
+    app.register_blueprint(notifications.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(api)
     return app

@@ -18,6 +18,9 @@ from factory.services.sites import get_site
 
 # States in which a machine cannot be booked until it is back (DESIGN.md: breakdowns block machines).
 OUT_OF_USE = (MachineState.FAULT, MachineState.MAINTENANCE)
+SHORTEST_BOOKING_MINUTES = 5
+LONGEST_BOOKING_MINUTES = 7 * 24 * 60
+LONGEST_HORIZON_DAYS = 730
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class MachineDraft:
     acquisition_cost: Decimal | None = None
     acquired_on: date | None = None
     notes: str = ""
+    booking_min_minutes: int = 30
+    booking_max_minutes: int = 480
+    booking_notice_minutes: int = 0
+    booking_horizon_days: int = 180
 
 
 @dataclass(frozen=True)
@@ -149,3 +156,27 @@ def _apply(session: Session, machine: Machine, draft: MachineDraft) -> None:
     machine.acquisition_cost = draft.acquisition_cost
     machine.acquired_on = draft.acquired_on
     machine.notes = (draft.notes or "").strip()
+    (machine.booking_min_minutes, machine.booking_max_minutes, machine.booking_notice_minutes,
+     machine.booking_horizon_days) = _booking_rules(draft)
+
+
+def _booking_rules(draft: MachineDraft) -> tuple[int, int, int, int]:
+    """The machine's booking rules, checked: each one refused names its field."""
+    rules = (draft.booking_min_minutes, draft.booking_max_minutes, draft.booking_notice_minutes,
+             draft.booking_horizon_days)
+    names = ("booking_min_minutes", "booking_max_minutes", "booking_notice_minutes", "booking_horizon_days")
+    for name, value in zip(names, rules, strict=True):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidInput("give a whole number", field=name)
+    shortest, longest, notice, horizon = rules
+    if shortest < SHORTEST_BOOKING_MINUTES:
+        raise InvalidInput(f"at least {SHORTEST_BOOKING_MINUTES} minutes", field="booking_min_minutes")
+    if longest > LONGEST_BOOKING_MINUTES:
+        raise InvalidInput(f"at most 7 days ({LONGEST_BOOKING_MINUTES} minutes)", field="booking_max_minutes")
+    if shortest > longest:
+        raise InvalidInput("the longest booking cannot be shorter than the shortest", field="booking_max_minutes")
+    if notice < 0:
+        raise InvalidInput("the notice cannot be negative", field="booking_notice_minutes")
+    if not 1 <= horizon <= LONGEST_HORIZON_DAYS:
+        raise InvalidInput(f"between 1 and {LONGEST_HORIZON_DAYS} days", field="booking_horizon_days")
+    return rules

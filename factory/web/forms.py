@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
     DecimalField,
     IntegerField,
     PasswordField,
@@ -135,11 +136,20 @@ class MachineForm(FlaskForm):
                                     validators=[Optional(), NumberRange(min=0, max=10_000_000)])
     acquired_on = DateField("Acquired on", validators=[Optional()])
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=4000)])
+    booking_min_minutes = IntegerField("Shortest booking (minutes)", default=30, validators=[Optional()],
+                                       description="at least 5")
+    booking_max_minutes = IntegerField("Longest booking (minutes)", default=480, validators=[Optional()],
+                                       description="at most 10080 (7 days)")
+    booking_notice_minutes = IntegerField("Notice needed (minutes)", default=0, validators=[Optional()],
+                                          description="how long before its start a booking must be made; 0 for none")
+    booking_horizon_days = IntegerField("Bookable ahead (days)", default=180, validators=[Optional()],
+                                        description="1 to 730")
 
     def fill_from(self, machine) -> None:
         for name in ("id", "name", "kind", "model", "build_x_mm", "build_y_mm", "build_z_mm",
                      "max_temperature_c", "spindle_power_w", "unattended_ok", "acquisition_cost",
-                     "acquired_on", "notes"):
+                     "acquired_on", "notes", "booking_min_minutes", "booking_max_minutes",
+                     "booking_notice_minutes", "booking_horizon_days"):
             getattr(self, name).data = getattr(machine, name)
         self.site.data = machine.site.slug
         self.materials.data = ", ".join(machine.materials or [])
@@ -151,10 +161,18 @@ class MachineForm(FlaskForm):
         return MachineDraft(id=self.id.data, name=self.name.data, kind=self.kind.data, site=self.site.data,
                             capabilities=capabilities, model=self.model.data or "",
                             unattended_ok=self.unattended_ok.data, acquisition_cost=self.acquisition_cost.data,
-                            acquired_on=self.acquired_on.data, notes=self.notes.data or "")
+                            acquired_on=self.acquired_on.data, notes=self.notes.data or "",
+                            booking_min_minutes=self.booking_min_minutes.data,
+                            booking_max_minutes=self.booking_max_minutes.data,
+                            booking_notice_minutes=self.booking_notice_minutes.data,
+                            booking_horizon_days=self.booking_horizon_days.data)
 
 
 class StateForm(FlaskForm):
     state = SelectField("New state", choices=[SelectChoice(s.value) for s in MachineState])
     reason = StringField("Reason", validators=[InputRequired(), Length(max=500)],
                          description="what the next steward should know")
+    expected_back_at = DateTimeLocalField("Expected back", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+                                          validators=[Optional()],
+                                          description="for fault or maintenance, in the site's time: bookings "
+                                                      "may start from then")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from itertools import groupby
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -14,9 +15,12 @@ from factory.app import db
 from factory.domain.errors import DomainError, InvalidParameter
 from factory.domain.vocabulary import MachineState, Role
 from factory.models import Machine, utcnow
+from factory.services.bookings import BookingQuery, list_bookings
 from factory.services.machines import change_state, get_machine, list_machines
+from factory.services.maintenance import list_maintenance
 from factory.services.telemetry import events, samples
 from factory.web.access import actor, registry_keepers
+from factory.web.booking_forms import wall_to_utc
 from factory.web.charts import GAP_FACTOR, charts_for, line_chart
 from factory.web.errors import error_body
 from factory.web.filters import age, local_time
@@ -36,6 +40,7 @@ CARD_METRICS = {
     "cnc_router": ("spindle_rpm", "feed_mm_min", "power_w"), "laser_cutter": ("power_w",),
 }
 CARD_FALLBACK_COUNT = 3
+COMING_UP = 5  # bookings and maintenance windows listed on a machine's page
 
 
 # --- how readings and states are shown ------------------------------------------------------------------
@@ -132,12 +137,17 @@ def set_state(machine_id: str):
     machine = get_machine(db(), machine_id)
     form = StateForm()
     if form.validate_on_submit():
-        if form.state.data == machine.state:
+        if form.state.data == machine.state and form.expected_back_at.data is None:
             flash(f"{machine.name} is already {machine.state}; nothing recorded.", "info")
             return redirect(url_for("machines.detail", machine_id=machine_id))
         try:
-            change_state(db(), machine_id, form.state.data, by=actor(), reason=form.reason.data)
-            flash(f"{machine.name} is now {form.state.data}.", "success")
+            zone = ZoneInfo(machine.site.time_zone)
+            back = (wall_to_utc(form.expected_back_at.data, zone, field="expected_back_at")
+                    if form.expected_back_at.data else None)
+            change_state(db(), machine_id, form.state.data, by=actor(), reason=form.reason.data,
+                         expected_back_at=back)
+            expected = f", expected back {local_time(back, zone.key)}" if back else ""
+            flash(f"{machine.name} is now {form.state.data}{expected}.", "success")
             return redirect(url_for("machines.detail", machine_id=machine_id))
         except DomainError as exc:
             db().rollback()
@@ -156,10 +166,12 @@ def _hours(raw: str | None) -> int:
 
 def _detail_page(machine: Machine, form: StateForm, can_edit: bool, hours: int) -> str:
     now = utcnow()
+    upcoming = list_bookings(db(), current_user, BookingQuery(machine=machine.id, since=now))[:COMING_UP]
     return render_template("machines/detail.html", machine=machine, form=form, can_edit=can_edit,
                            card=live_card(machine, now), all_readings=readings(machine, every=True),
                            charts=machine_charts(machine, hours, now), hours=hours,
-                           hours_choices=HOURS_CHOICES, events=events(db(), machine.id))
+                           hours_choices=HOURS_CHOICES, events=events(db(), machine.id), bookings=upcoming,
+                           maintenance=list_maintenance(db(), machine=machine.id, since=now)[:COMING_UP])
 
 
 def machine_charts(machine: Machine, hours: int, now: datetime) -> list[tuple[str, Markup]]:
