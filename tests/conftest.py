@@ -18,6 +18,7 @@ import os
 import pytest
 
 import factory.db
+import factory.services.users
 from tests.support.databases import PostgresTemplate, SqliteTemplate
 from tests.support.databases import sqlite_url as _sqlite_file_url
 from tests.support.mosquitto import MOSQUITTO_MISSING, BrokerFactory, require_mosquitto
@@ -29,6 +30,17 @@ BOTH_DATABASES = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes():
+    """scrypt costs about 0.15 s per hash and the suite creates thousands of logins: tests hash with one
+    PBKDF2 round instead. Checking a password reads the method from the stored hash, so logins behave the
+    same; only the cost differs."""
+    production = factory.services.users.PASSWORD_METHOD
+    factory.services.users.PASSWORD_METHOD = "pbkdf2:sha256:1"
+    yield
+    factory.services.users.PASSWORD_METHOD = production
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from factory.domain.errors import InvalidInput
 from factory.domain.opening_hours import Week
 
 
@@ -76,3 +77,21 @@ def merge(spans: Iterable[Span]) -> list[Span]:
         else:
             merged.append(span)
     return merged
+
+
+def entered_to_utc(wall: datetime, zone: ZoneInfo, *, field: str) -> datetime:
+    """`wall` (naive, as the site's clock shows it) in UTC; a skipped or repeated wall time names `field`."""
+    early, late = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    if early.utcoffset() == late.utcoffset():
+        return early.astimezone(UTC)
+    when = f"{wall:%Y-%m-%d %H:%M}"
+    if early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+        raise InvalidInput(f"{when} does not exist in {zone.key}: the clocks go forward that night; "
+                           "choose a time outside the skipped hour", field=field, code="nonexistent_time")
+    raise InvalidInput(f"{when} happens twice in {zone.key}: the clocks go back that night; "
+                       "choose a time outside the repeated hour", field=field, code="ambiguous_time")
+
+
+def wall_clock(moment: datetime, zone: ZoneInfo) -> datetime:
+    """A UTC moment as the site's clock shows it (naive), as a datetime-local input wants it."""
+    return moment.astimezone(zone).replace(tzinfo=None)

@@ -15,6 +15,7 @@ from factory.models import User, utcnow
 from factory.services.coops import get_coop
 
 MIN_PASSWORD = 8
+PASSWORD_METHOD = "scrypt"  # werkzeug's default; the test suite lowers the cost (tests/conftest.py)
 # Checked against when a login does not exist, so a wrong login costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-password")
 
@@ -67,7 +68,7 @@ def change_password(session: Session, login: str, current: str, new: str) -> Use
         raise InvalidInput("this is not your current password", field="current_password")
     if len(new or "") < MIN_PASSWORD:
         raise InvalidInput(f"at least {MIN_PASSWORD} characters", field="new_password")
-    user.password_hash = generate_password_hash(new)
+    user.password_hash = generate_password_hash(new, method=PASSWORD_METHOD)
     session.commit()
     return user
 
@@ -99,4 +100,4 @@ def _apply(session: Session, user: User, draft: UserDraft) -> None:
     if draft.password is not None:
         if len(draft.password) < MIN_PASSWORD:
             raise InvalidInput(f"at least {MIN_PASSWORD} characters", field="password")
-        user.password_hash = generate_password_hash(draft.password)
+        user.password_hash = generate_password_hash(draft.password, method=PASSWORD_METHOD)

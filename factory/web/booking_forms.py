@@ -7,7 +7,7 @@ refused on its field instead of being guessed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
@@ -24,7 +24,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from factory.domain.errors import InvalidInput
+from factory.domain.local_time import entered_to_utc
 from factory.domain.opening_hours import WEEKDAYS, parse_week
 from factory.services.booking_series import MAX_OCCURRENCES, Weekly
 from factory.services.bookings import BookingDraft
@@ -39,24 +39,6 @@ RESOLUTION_CHOICES = [
     SelectChoice("defer", "Defer the maintenance: it starts at the first time the machine is free for its whole "
                           "length; the bookings stay as they are."),
 ]
-
-
-def wall_to_utc(wall: datetime, zone: ZoneInfo, *, field: str) -> datetime:
-    """`wall` (naive, as the site's clock shows it) in UTC; a skipped or repeated wall time names `field`."""
-    early, late = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
-    if early.utcoffset() == late.utcoffset():
-        return early.astimezone(UTC)
-    when = f"{wall:%Y-%m-%d %H:%M}"
-    if early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
-        raise InvalidInput(f"{when} does not exist in {zone.key}: the clocks go forward that night; "
-                           "choose a time outside the skipped hour", field=field, code="nonexistent_time")
-    raise InvalidInput(f"{when} happens twice in {zone.key}: the clocks go back that night; "
-                       "choose a time outside the repeated hour", field=field, code="ambiguous_time")
-
-
-def wall_of(moment: datetime, zone: ZoneInfo) -> datetime:
-    """A UTC moment as the site's clock shows it, for a datetime-local input."""
-    return moment.astimezone(zone).replace(tzinfo=None)
 
 
 def _wall(label: str, *, required: bool = True, description: str = "the site's local time") -> DateTimeLocalField:
@@ -78,7 +60,7 @@ class MachineChoice:
         self.zones = {m.id: ZoneInfo(m.site.time_zone) for m in machines}
 
     def utc(self, field) -> datetime:
-        return wall_to_utc(field.data, self.zones[self.machine.data], field=field.name)
+        return entered_to_utc(field.data, self.zones[self.machine.data], field=field.name)
 
 
 class BookingForm(MachineChoice, FlaskForm):

@@ -12,7 +12,7 @@ from drivers.messages import MessageError, format_ts, parse_ts
 from factory.app import db
 from factory.domain.booking_rules import span_text
 from factory.domain.errors import BookingConflict, DomainError, InvalidParameter
-from factory.domain.local_time import Span
+from factory.domain.local_time import Span, entered_to_utc, wall_clock
 from factory.domain.vocabulary import Role
 from factory.models import Booking, utcnow
 from factory.services.booking_series import cancel_series, create_series, occurrences
@@ -33,8 +33,6 @@ from factory.web.booking_forms import (
     BookingForm,
     ReasonForm,
     SeriesCancelForm,
-    wall_of,
-    wall_to_utc,
 )
 from factory.web.forms import show_error
 
@@ -113,7 +111,7 @@ def _prefill(form: BookingForm) -> None:
 def _prefill_times(form: BookingForm | BookingEditForm, zone: ZoneInfo) -> None:
     for field, key in ((form.starts_at, "start"), (form.ends_at, "end")):
         if request.args.get(key):
-            field.data = wall_of(parse_moment(request.args[key], key), zone)
+            field.data = wall_clock(parse_moment(request.args[key], key), zone)
 
 
 def parse_moment(text: str, name: str):
@@ -174,14 +172,14 @@ def edit(booking_id: int):
     zone, conflict = _zone(booking), None
     form = BookingEditForm()
     if not form.is_submitted():
-        form.starts_at.data, form.ends_at.data = wall_of(booking.starts_at, zone), wall_of(booking.ends_at, zone)
+        form.starts_at.data, form.ends_at.data = wall_clock(booking.starts_at, zone), wall_clock(booking.ends_at, zone)
         form.purpose.data = booking.purpose
         _prefill_times(form, zone)
         return render_template("bookings/edit.html", booking=booking, form=form, tz=zone.key)
     if form.validate():
         try:
-            update_booking(db(), booking.id, starts_at=wall_to_utc(form.starts_at.data, zone, field="starts_at"),
-                           ends_at=wall_to_utc(form.ends_at.data, zone, field="ends_at"),
+            update_booking(db(), booking.id, starts_at=entered_to_utc(form.starts_at.data, zone, field="starts_at"),
+                           ends_at=entered_to_utc(form.ends_at.data, zone, field="ends_at"),
                            purpose=form.purpose.data or "", reason=form.reason.data or "", by=actor())
             flash(f"Booking changed; {booking.coop.name} is told.", "success")
             return redirect(url_for("bookings.detail", booking_id=booking.id))

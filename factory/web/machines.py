@@ -13,6 +13,7 @@ from markupsafe import Markup
 from drivers.messages import format_ts
 from factory.app import db
 from factory.domain.errors import DomainError, InvalidParameter
+from factory.domain.local_time import entered_to_utc
 from factory.domain.vocabulary import MachineState, Role
 from factory.models import Machine, utcnow
 from factory.services.bookings import BookingQuery, list_bookings
@@ -20,7 +21,6 @@ from factory.services.machines import change_state, get_machine, list_machines
 from factory.services.maintenance import list_maintenance
 from factory.services.telemetry import events, samples
 from factory.web.access import actor, registry_keepers
-from factory.web.booking_forms import wall_to_utc
 from factory.web.charts import GAP_FACTOR, charts_for, line_chart
 from factory.web.errors import error_body
 from factory.web.filters import age, local_time
@@ -142,7 +142,7 @@ def set_state(machine_id: str):
             return redirect(url_for("machines.detail", machine_id=machine_id))
         try:
             zone = ZoneInfo(machine.site.time_zone)
-            back = (wall_to_utc(form.expected_back_at.data, zone, field="expected_back_at")
+            back = (entered_to_utc(form.expected_back_at.data, zone, field="expected_back_at")
                     if form.expected_back_at.data else None)
             change_state(db(), machine_id, form.state.data, by=actor(), reason=form.reason.data,
                          expected_back_at=back)

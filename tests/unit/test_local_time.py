@@ -5,7 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from factory.domain.local_time import Span, merge, wall_to_utc, weekly_spans
+from factory.domain.errors import InvalidInput
+from factory.domain.local_time import Span, entered_to_utc, merge, wall_clock, wall_to_utc, weekly_spans
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SUNDAY = 6
@@ -162,3 +163,32 @@ def test_a_span_contains_itself_but_not_one_a_minute_longer():
     assert span.contains(span)
     assert not span.contains(Span(span.start, span.end + timedelta(minutes=1)))
     assert not span.contains(Span(span.start - timedelta(minutes=1), span.end))
+
+
+# --- a time typed into a form ---------------------------------------------------------------------------
+
+def test_entered_time_is_read_in_the_sites_zone():
+    moment = entered_to_utc(datetime(2026, 12, 2, 10, 0), BERLIN, field="starts_at")
+
+    assert moment == datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+
+def test_entered_time_the_clocks_skip_is_refused_on_its_field():
+    with pytest.raises(InvalidInput) as refused:
+        entered_to_utc(datetime(2026, 3, 29, 2, 30), BERLIN, field="starts_at")
+
+    assert refused.value.field == "starts_at" and refused.value.code == "nonexistent_time"
+    assert "clocks go forward" in refused.value.message
+
+
+def test_entered_time_the_clocks_show_twice_is_refused_on_its_field():
+    with pytest.raises(InvalidInput) as refused:
+        entered_to_utc(datetime(2026, 10, 25, 2, 30), BERLIN, field="ends_at")
+
+    assert refused.value.field == "ends_at" and refused.value.code == "ambiguous_time"
+
+
+def test_wall_clock_gives_back_what_was_entered():
+    wall = datetime(2026, 10, 25, 3, 30)
+
+    assert wall_clock(entered_to_utc(wall, BERLIN, field="starts_at"), BERLIN) == wall
