@@ -30,6 +30,7 @@ from factory.services.bookings import (
 from factory.services.coops import get_coop
 from factory.services.machine_time import lock_machines
 from factory.services.machines import get_machine
+from factory.services.notifications import notify
 
 MAX_OCCURRENCES = 104  # two years of weeks
 
@@ -143,9 +144,14 @@ def cancel_series(session: Session, series_id: int, *, reason: str, by: str,
     cancelled = []
     for booking in series.bookings:
         if booking.active and booking.starts_at > now:
-            cancel_booking(session, booking.id, reason=reason, by=by, now=now, commit=False)
+            cancel_booking(session, booking.id, reason=reason, by=by, now=now, commit=False, tell=False)
             cancelled.append(booking)
     series.cancelled_at = now
+    if cancelled:
+        zone = ZoneInfo(cancelled[0].machine.site.time_zone)
+        first = span_text(Span(cancelled[0].starts_at, cancelled[0].ends_at), zone)
+        notify(session, series.coop_id, f"Weekly booking of {cancelled[0].machine.name} cancelled",
+               f"{len(cancelled)} booking(s) from {first} on. Reason: {reason}", f"/bookings/{cancelled[0].id}")
     session.commit()
     return cancelled
 

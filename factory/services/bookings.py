@@ -96,7 +96,8 @@ def update_booking(session: Session, booking_id: int, *, starts_at: datetime, en
 
 
 def cancel_booking(session: Session, booking_id: int, *, reason: str, by: str, now: datetime | None = None,
-                   commit: bool = True) -> Booking:
+                   commit: bool = True, tell: bool = True) -> Booking:
+    """Cancel a booking not yet over, with a reason; its co-op is told unless not `tell` (the caller tells)."""
     now = now or utcnow()
     booking = _get(session, booking_id)
     reason = check_note(reason, field="reason", max_len=MAX_REASON, required=True)
@@ -109,9 +110,10 @@ def cancel_booking(session: Session, booking_id: int, *, reason: str, by: str, n
     booking.cancelled_at, booking.cancelled_by, booking.updated_at = now, by[:32], now
     booking.changes.append(ReservationChange(at=now, by=by[:32], action="cancelled", reason=reason,
                                              starts_at=booking.starts_at, ends_at=booking.ends_at))
-    notify(session, booking.coop_id, f"Booking of {booking.machine.name} cancelled",
-           f"{span_text(Span(booking.starts_at, booking.ends_at), _zone(booking))}. Reason: {reason}",
-           f"/bookings/{booking.id}")
+    if tell:
+        notify(session, booking.coop_id, f"Booking of {booking.machine.name} cancelled",
+               f"{span_text(Span(booking.starts_at, booking.ends_at), _zone(booking))}. Reason: {reason}",
+               f"/bookings/{booking.id}")
     if commit:
         session.commit()
     return booking

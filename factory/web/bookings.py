@@ -34,7 +34,7 @@ from factory.web.booking_forms import (
     ReasonForm,
     SeriesCancelForm,
 )
-from factory.web.forms import show_error
+from factory.web.forms import attempt, show_error
 
 bp = Blueprint("bookings", __name__, url_prefix="/bookings")
 
@@ -204,14 +204,9 @@ def _edit_link(booking: Booking, slot: dict) -> str:
 def cancel(booking_id: int):
     booking = get_booking(db(), booking_id, current_user)
     form = ReasonForm()
-    if form.validate_on_submit():
-        try:
-            cancel_booking(db(), booking.id, reason=form.reason.data or "", by=actor())
-            flash(f"Booking cancelled; {booking.coop.name} is told.", "success")
-            return redirect(url_for("bookings.detail", booking_id=booking.id))
-        except DomainError as exc:
-            db().rollback()
-            show_error(form, exc)
+    if attempt(form, lambda: cancel_booking(db(), booking.id, reason=form.reason.data or "", by=actor())):
+        flash(f"Booking cancelled; {booking.coop.name} is told.", "success")
+        return redirect(url_for("bookings.detail", booking_id=booking.id))
     return _detail_page(booking, cancel_form=form), 422
 
 
@@ -219,15 +214,11 @@ def cancel(booking_id: int):
 @registry_keepers
 def cancel_whole_series(series_id: int):
     form = SeriesCancelForm(prefix="series")
-    if form.validate_on_submit():
-        try:
-            cancelled = cancel_series(db(), series_id, reason=form.reason.data or "", by=actor())
-            flash(f"Series cancelled: {len(cancelled)} bookings still to come are cancelled and the co-op is told.",
-                  "success")
-            return redirect(url_for("bookings.index"))
-        except DomainError as exc:
-            db().rollback()
-            show_error(form, exc)
+    cancelled = attempt(form, lambda: cancel_series(db(), series_id, reason=form.reason.data or "", by=actor()))
+    if cancelled is not None:
+        flash(f"Series cancelled: {len(cancelled)} bookings still to come are cancelled and the co-op is told.",
+              "success")
+        return redirect(url_for("bookings.index"))
     return _detail_page(get_booking(db(), form.booking.data or 0, current_user), series_form=form), 422
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -17,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
+from factory.app import db
 from factory.domain.capabilities import Capabilities, parse_materials
 from factory.domain.errors import DomainError
 from factory.domain.identifiers import SLUG
@@ -27,7 +31,22 @@ from factory.services.machines import MachineDraft
 from factory.services.sites import SiteDraft, site_week
 from factory.services.users import UserDraft
 
+T = TypeVar("T")
 SLUG_RULE = Regexp(SLUG, message="use 1 to 64 lower-case letters, digits or '-'")
+
+
+def attempt(form: FlaskForm, action: Callable[[], T]) -> T | None:
+    """Run `action` (one service call) when the form is submitted and valid, and answer its result; None when
+    the form is not valid or the service refused, whose error then sits on its field, the transaction rolled
+    back."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        return action()
+    except DomainError as exc:
+        db().rollback()
+        show_error(form, exc)
+        return None
 
 
 def show_error(form: FlaskForm, exc: DomainError) -> None:

@@ -26,7 +26,7 @@ from factory.services.machine_time import lease_week
 from factory.services.machines import list_machines
 from factory.web.access import actor, registry_keepers
 from factory.web.booking_forms import DecisionForm, LeaseForm, ReleaseForm
-from factory.web.forms import show_error
+from factory.web.forms import attempt, show_error
 
 bp = Blueprint("leases", __name__, url_prefix="/leases")
 
@@ -83,16 +83,13 @@ def _detail_page(lease: Lease, *, approve_form: DecisionForm | None = None,
 def approve(lease_id: int):
     lease = get_lease(db(), lease_id, current_user)
     form = DecisionForm(prefix="approve")
-    if form.validate_on_submit():
-        try:
-            lease, honoured = approve_lease(db(), lease.id, by=actor(), note=form.note.data or "")
-            kept = (f" {len(honoured)} booking(s) of other co-ops inside its windows stay: they were booked first."
-                    if honoured else "")
-            flash(f"Lease approved; {lease.coop.name} is told.{kept}", "success")
-            return redirect(url_for("leases.detail", lease_id=lease.id))
-        except DomainError as exc:
-            db().rollback()
-            show_error(form, exc)
+    approved = attempt(form, lambda: approve_lease(db(), lease.id, by=actor(), note=form.note.data or ""))
+    if approved is not None:
+        honoured = approved[1]
+        kept = (f" {len(honoured)} booking(s) of other co-ops inside its windows stay: they were booked first."
+                if honoured else "")
+        flash(f"Lease approved; {lease.coop.name} is told.{kept}", "success")
+        return redirect(url_for("leases.detail", lease_id=lease.id))
     return _detail_page(lease, approve_form=form), 422
 
 
@@ -101,14 +98,9 @@ def approve(lease_id: int):
 def decline(lease_id: int):
     lease = get_lease(db(), lease_id, current_user)
     form = DecisionForm(prefix="decline")
-    if form.validate_on_submit():
-        try:
-            decline_lease(db(), lease.id, by=actor(), note=form.note.data or "")
-            flash(f"Lease declined; {lease.coop.name} is told why.", "success")
-            return redirect(url_for("leases.detail", lease_id=lease.id))
-        except DomainError as exc:
-            db().rollback()
-            show_error(form, exc)
+    if attempt(form, lambda: decline_lease(db(), lease.id, by=actor(), note=form.note.data or "")):
+        flash(f"Lease declined; {lease.coop.name} is told why.", "success")
+        return redirect(url_for("leases.detail", lease_id=lease.id))
     return _detail_page(lease, decline_form=form), 422
 
 
@@ -117,15 +109,11 @@ def decline(lease_id: int):
 def release(lease_id: int):
     lease = get_lease(db(), lease_id, current_user)
     form = ReleaseForm()
-    if form.validate_on_submit():
-        try:
-            given = release_day(db(), lease.id, form.on_date.data, viewer=current_user, by=actor(),
-                                reason=form.reason.data or "")
-            flash(f"{given.on_date:%A %Y-%m-%d} is released: any co-op may book {lease.machine.name} then.", "success")
-            return redirect(url_for("leases.detail", lease_id=lease.id))
-        except DomainError as exc:
-            db().rollback()
-            show_error(form, exc)
+    given = attempt(form, lambda: release_day(db(), lease.id, form.on_date.data, viewer=current_user, by=actor(),
+                                              reason=form.reason.data or ""))
+    if given is not None:
+        flash(f"{given.on_date:%A %Y-%m-%d} is released: any co-op may book {lease.machine.name} then.", "success")
+        return redirect(url_for("leases.detail", lease_id=lease.id))
     return _detail_page(lease, release_form=form), 422
 
 

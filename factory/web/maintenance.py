@@ -23,7 +23,7 @@ from factory.services.maintenance import (
 )
 from factory.web.access import actor, registry_keepers
 from factory.web.booking_forms import MaintenanceForm, ReasonForm
-from factory.web.forms import show_error
+from factory.web.forms import attempt, show_error
 
 bp = Blueprint("maintenance", __name__, url_prefix="/maintenance")
 
@@ -90,12 +90,7 @@ def _detail_page(window: MaintenanceWindow, form: ReasonForm):
 def cancel(window_id: int):
     window = get_maintenance(db(), window_id)
     form = ReasonForm()
-    if form.validate_on_submit():
-        try:
-            cancel_maintenance(db(), window.id, reason=form.reason.data or "", by=actor())
-            flash(f"Maintenance of {window.machine.name} cancelled.", "success")
-            return redirect(url_for("maintenance.index"))
-        except DomainError as exc:
-            db().rollback()
-            show_error(form, exc)
+    if attempt(form, lambda: cancel_maintenance(db(), window.id, reason=form.reason.data or "", by=actor())):
+        flash(f"Maintenance of {window.machine.name} cancelled.", "success")
+        return redirect(url_for("maintenance.index"))
     return _detail_page(window, form), 422

@@ -14,6 +14,7 @@ from drivers.messages import format_ts
 from factory.domain.capabilities import Capabilities
 from factory.domain.errors import BookingConflict, Conflict, InvalidInput, NotFound
 from factory.models import Booking, MaintenanceWindow, Notification, Reservation, ReservationChange
+from factory.services.booking_series import Weekly, cancel_series, create_series
 from factory.services.bookings import (
     BookingDraft,
     BookingQuery,
@@ -361,3 +362,17 @@ def test_cancelled_bookings_are_listed_only_when_asked(session, shop):
     cancel_booking(session, booking.id, reason="plans changed", by="sam", now=NOW)
     assert list_bookings(session, shop["mia"]) == []
     assert [b.id for b in list_bookings(session, shop["mia"], BookingQuery(include_cancelled=True))] == [booking.id]
+
+
+def test_cancelling_a_weekly_series_cancels_what_is_to_come_and_tells_the_coop_once(session, shop):
+    series = create_series(session, BookingDraft("printer-1", "makers", TUE_10, TUE_12, "weekly jig work"),
+                           Weekly(count=4), by="sam", now=NOW).series
+    told_before = len(notifications(session, shop["makers"]))
+
+    cancelled = cancel_series(session, series.id, reason="the jig is finished", by="sam", now=NOW)
+
+    assert len(cancelled) == 4
+    assert all(booking.status == "cancelled" for booking in series.bookings)
+    told = notifications(session, shop["makers"])[told_before:]
+    assert [n.subject for n in told] == ["Weekly booking of Printer 1 cancelled"]
+    assert "4 booking(s)" in told[0].body and "the jig is finished" in told[0].body
