@@ -58,6 +58,10 @@ def machine_json(machine: Machine, currency: str | None) -> dict:
         "metrics": machine.metrics or {},
         "metrics_at": rfc3339(machine.metrics_at) if machine.metrics_at else None,
         "notes": machine.notes,
+        "expected_back_at": rfc3339(machine.expected_back_at) if machine.expected_back_at else None,
+        "booking_rules": {"min_minutes": machine.booking_min_minutes, "max_minutes": machine.booking_max_minutes,
+                          "notice_minutes": machine.booking_notice_minutes,
+                          "horizon_days": machine.booking_horizon_days},
     }
 
 

@@ -128,6 +128,12 @@ SPEC = {
                                 "description": "latest value of each metric, e.g. hotend_c"},
                     "metrics_at": {"type": ["string", "null"], "format": "date-time"},
                     "notes": {"type": "string"},
+                    "expected_back_at": {"type": ["string", "null"], "format": "date-time",
+                                         "description": "when a machine in fault or maintenance should be usable "
+                                                        "again, as a steward said; bookings may start from then"},
+                    "booking_rules": {"type": "object", "properties": {
+                        "min_minutes": {"type": "integer"}, "max_minutes": {"type": "integer"},
+                        "notice_minutes": {"type": "integer"}, "horizon_days": {"type": "integer"}}},
                 },
             },
             **openapi_bookings.SCHEMAS,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 
 from factory.domain.capabilities import Capabilities
+from factory.services.machines import change_state
 from factory.services.tokens import create_token, revoke_token
 from tests.integration.conftest import (
     api_get as get,
@@ -211,3 +213,16 @@ def test_api_answers_match_the_openapi_schemas(client, fleet, spec):
     assert one["acquisition"]["cost"] is None and one["capabilities"]["build_volume_mm"] is None
     printer = next(m for m in listing["items"] if m["id"] == "north-printer")
     assert printer["acquisition"] == {"cost": "1099.00", "currency": "EUR", "date": None}
+
+
+def test_machine_answers_its_booking_rules_and_when_a_broken_machine_is_expected_back(client, session, token):
+    make_machine(session, id="lathe-1", name="Lathe", kind="other", capabilities=Capabilities(),
+                 booking_min_minutes=60, booking_max_minutes=240, booking_notice_minutes=120)
+    back = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    change_state(session, "lathe-1", "fault", by="test", reason="chuck jammed", expected_back_at=back)
+
+    machine = get(client, "/api/v1/machines/lathe-1", token).get_json()
+
+    assert machine["booking_rules"] == {"min_minutes": 60, "max_minutes": 240, "notice_minutes": 120,
+                                        "horizon_days": 180}
+    assert machine["expected_back_at"] == back.strftime("%Y-%m-%dT%H:%M:%S.000Z")
