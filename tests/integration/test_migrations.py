@@ -98,3 +98,32 @@ def test_upgrade_after_downgrade_round_trips(empty_db_url):
     assert _tables(empty_db_url) == MODEL_TABLES | {"alembic_version"}
     assert _current_revisions(empty_db_url) == {_head(empty_db_url)}
     assert _schema_diff(empty_db_url) == []
+
+
+def test_upgrading_a_database_with_data_keeps_every_machines_history(empty_db_url):
+    """0003 rebuilds the machine table on SQLite (batch mode); no row that points at a machine may go."""
+    factory.db.upgrade(empty_db_url, "0002")
+    engine = factory.db.make_engine(empty_db_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO commune (id, name, currency, created_at) "
+                                   "VALUES (1, 'C', 'EUR', '2026-01-01 00:00:00')")
+        connection.exec_driver_sql("INSERT INTO site (id, commune_id, slug, name, time_zone, address) "
+                                   "VALUES (1, 1, 'north', 'North', 'Europe/Berlin', '')")
+        connection.exec_driver_sql(
+            "INSERT INTO machine (id, name, kind, site_id, model, materials, unattended_ok, state, state_since, "
+            "state_detail, metrics, notes, created_at) VALUES ('printer-1', 'P', 'other', 1, '', '[]', false, "
+            "'idle', '2026-01-01 00:00:00', '', '{}', '', '2026-01-01 00:00:00')")
+        connection.exec_driver_sql("INSERT INTO machine_state_change (machine_id, to_state, at, source, reason) "
+                                   "VALUES ('printer-1', 'idle', '2026-01-01 00:00:00', 'test', '')")
+        connection.exec_driver_sql("INSERT INTO telemetry_sample (machine_id, ts, seq, resolution_s, metrics) "
+                                   "VALUES ('printer-1', '2026-01-01 00:00:00', 1, 0, '{}')")
+    engine.dispose()
+
+    factory.db.upgrade(empty_db_url)
+
+    with _connected(empty_db_url) as connection:
+        counts = [connection.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar()
+                  for name in ("machine", "machine_state_change", "telemetry_sample")]
+        rules = connection.exec_driver_sql("SELECT booking_min_minutes, booking_max_minutes FROM machine").one()
+    assert counts == [1, 1, 1]
+    assert tuple(rules) == (30, 480)
