@@ -15,13 +15,14 @@ from decimal import Decimal
 
 from flask import g, request
 
-from factory.domain.errors import Forbidden, InvalidParameter, NotFound
+from factory.domain.errors import Forbidden, InvalidInput, InvalidParameter, NotFound
+from factory.domain.local_time import check_year
 from factory.domain.vocabulary import Role
+from factory.services.machine_time import is_row_id
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EXAMPLE_TIME = "2026-11-23T09:00:00Z"
-MAX_ID = 2**31 - 1  # the ids are 32-bit integers in PostgreSQL
 
 
 # --- who is asking -------------------------------------------------------------------------------------
@@ -124,23 +125,31 @@ def parse_time(value, field: str) -> datetime:
     if match.group(2) is None:
         raise InvalidParameter(f"`{field}` has no UTC offset; add Z or one such as +01:00", field=field)
     try:
-        return datetime.fromisoformat(value.upper()).astimezone(UTC)
-    except ValueError:
+        moment = datetime.fromisoformat(value.upper())
+        check_year(moment.year, field=field)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidParameter(f"`{field}` is not a real time: {value}", field=field) from None
+    except InvalidInput as exc:
+        raise InvalidParameter(exc.message, field=field) from None
 
 
 def parse_date(value, field: str) -> date:
     if not isinstance(value, str) or not _DATE.match(value):
         raise InvalidParameter(f"`{field}` must be a date such as 2026-11-23", field=field)
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
+        check_year(day.year, field=field)
+        return day
     except ValueError:
         raise InvalidParameter(f"`{field}` is not a real date: {value}", field=field) from None
+    except InvalidInput as exc:
+        raise InvalidParameter(exc.message, field=field) from None
 
 
 def row_id(text: str, noun: str) -> int:
     """A path's numeric id; anything else names nothing there is (404, as an unknown id would)."""
-    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    if not text.isascii() or not text.isdigit() or not is_row_id(int(text)):
         raise NotFound(f"no {noun} {text!r}")
     return int(text)
 

@@ -15,6 +15,16 @@ from zoneinfo import ZoneInfo
 from factory.domain.errors import InvalidInput
 from factory.domain.opening_hours import Week
 
+# Years a time or date may name: far enough for any booking or lease, near enough that a day's margin either
+# side never leaves what datetime can hold.
+SUPPORTED_YEARS = range(1970, 3000)
+
+
+def check_year(year: int, *, field: str) -> None:
+    if year not in SUPPORTED_YEARS:
+        raise InvalidInput(f"give a year from {SUPPORTED_YEARS.start} to {SUPPORTED_YEARS.stop - 1}", field=field,
+                           code="year_out_of_range")
+
 
 @dataclass(frozen=True, order=True)
 class Span:
@@ -81,6 +91,7 @@ def merge(spans: Iterable[Span]) -> list[Span]:
 
 def entered_to_utc(wall: datetime, zone: ZoneInfo, *, field: str) -> datetime:
     """`wall` (naive, as the site's clock shows it) in UTC; a skipped or repeated wall time names `field`."""
+    check_year(wall.year, field=field)
     early, late = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
     if early.utcoffset() == late.utcoffset():
         return early.astimezone(UTC)

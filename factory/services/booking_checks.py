@@ -72,9 +72,16 @@ def equivalent_machines(session: Session, machine: Machine) -> list[Machine]:
 
 def _slots(session: Session, machine: Machine, span: Span, coop_id: int | None, now: datetime, limit: int,
            exclude_id: int | None) -> list[Span]:
-    horizon = span.start + timedelta(days=SEARCH_DAYS) + span.duration
-    calendar = machine_calendar(session, machine, min(span.start, now), horizon, exclude_id=exclude_id)
+    calendar = search_calendar(session, machine, span.start, span.duration, now, exclude_id=exclude_id)
     return free_slots(calendar, span.duration, span.start, coop_id, now, limit=limit)
+
+
+def search_calendar(session: Session, machine: Machine, after: datetime, duration: timedelta, now: datetime, *,
+                    exclude_id: int | None = None) -> MachineCalendar:
+    """The machine's calendar over every span `free_slots` may try from `after` (its notice included)."""
+    first = max(after, now + timedelta(minutes=machine.booking_notice_minutes))
+    return machine_calendar(session, machine, min(after, now), first + timedelta(days=SEARCH_DAYS) + duration,
+                            exclude_id=exclude_id)
 
 
 def busy_json(busy: Busy) -> dict:

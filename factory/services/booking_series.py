@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from drivers.messages import format_ts
 from factory.domain.booking_rules import span_text
 from factory.domain.errors import BookingConflict, Conflict, InvalidInput, NotFound
-from factory.domain.local_time import Span
+from factory.domain.local_time import Span, entered_to_utc, wall_clock
 from factory.models import Booking, BookingSeries, utcnow
 from factory.services.booking_checks import check_booking
 from factory.services.bookings import (
@@ -28,7 +28,7 @@ from factory.services.bookings import (
     create_booking,
 )
 from factory.services.coops import get_coop
-from factory.services.machine_time import lock_machines
+from factory.services.machine_time import is_row_id, lock_machines
 from factory.services.machines import get_machine
 from factory.services.notifications import notify
 
@@ -94,8 +94,10 @@ def preview_series(session: Session, draft: BookingDraft, repeat: Weekly, *,
     machine, coop = get_machine(session, draft.machine), get_coop(session, draft.coop)
     zone = ZoneInfo(machine.site.time_zone)
     found: list[Occurrence] = []
-    for span in occurrences(Span(draft.starts_at, draft.ends_at), zone, repeat):
+    first = Span(draft.starts_at, draft.ends_at)
+    for week, span in enumerate(occurrences(first, zone, repeat)):
         try:
+            _check_walls(first, week, zone)
             check_booking(session, machine, span, coop.id, now, suggest=False)
             found.append(Occurrence(span))
         except BookingConflict as exc:
@@ -134,7 +136,7 @@ def cancel_series(session: Session, series_id: int, *, reason: str, by: str,
                   now: datetime | None = None) -> list[Booking]:
     """Cancel every occurrence still to come (those under way or over stay); returns the cancelled ones."""
     now = now or utcnow()
-    series = session.get(BookingSeries, series_id)
+    series = session.get(BookingSeries, series_id) if is_row_id(series_id) else None
     if series is None:
         raise NotFound(f"no booking series {series_id}")
     if series.cancelled_at is not None:
@@ -167,6 +169,12 @@ def _blocked_message(blocked: list[Occurrence], total: int, zone: ZoneInfo, skip
         return f"none of the {total} occurrences can be booked"
     dates = ", ".join(span_text(o.span, zone) for o in blocked[:3]) + (" …" if len(blocked) > 3 else "")
     return (f"{len(blocked)} of {total} occurrences cannot be booked ({dates}); skip them or change the series")
+
+
+def _check_walls(first: Span, week: int, zone: ZoneInfo) -> None:
+    """Refuse an occurrence whose wall start or end the clocks skip or show twice that week."""
+    for name, moment in (("starts_at", first.start), ("ends_at", first.end)):
+        entered_to_utc(wall_clock(moment, zone) + timedelta(weeks=week), zone, field=name)
 
 
 def _utc(wall: datetime, zone: ZoneInfo) -> datetime:

@@ -21,7 +21,13 @@ from factory.domain.vocabulary import Role
 from factory.models import Booking, Coop, Machine, ReservationChange, Site, User, utcnow
 from factory.services.booking_checks import check_booking
 from factory.services.coops import get_coop
-from factory.services.machine_time import is_overlap_violation, lock_machines, overlap_refused
+from factory.services.machine_time import (
+    is_overlap_violation,
+    is_row_id,
+    lock_and_refresh,
+    lock_machines,
+    overlap_refused,
+)
 from factory.services.machines import get_machine
 from factory.services.notifications import notify
 
@@ -74,14 +80,16 @@ def update_booking(session: Session, booking_id: int, *, starts_at: datetime, en
     booking = _get(session, booking_id)
     reason = check_note(reason, field="reason", max_len=MAX_REASON, required=True)
     purpose = check_note(purpose, field="purpose", max_len=MAX_PURPOSE)
+    lock_and_refresh(session, booking)
     if not booking.active:
         raise Conflict("this booking is cancelled; book again instead", field="starts_at")
     if booking.ends_at <= now:
         raise Conflict("this booking is over and stays as it was", field="starts_at")
     if booking.starts_at <= now and starts_at != booking.starts_at:
         raise InvalidInput("the booking has started; only its end can change", field="starts_at")
+    if ends_at <= now:
+        raise InvalidInput("the end cannot be in the past", field="ends_at")
     span = Span(starts_at, ends_at)
-    lock_machines(session, [booking.machine_id])
     if span != Span(booking.starts_at, booking.ends_at):
         check_booking(session, booking.machine, span, booking.coop_id, now, exclude_id=booking.id,
                       start_unchanged=starts_at == booking.starts_at)
@@ -101,11 +109,11 @@ def cancel_booking(session: Session, booking_id: int, *, reason: str, by: str, n
     now = now or utcnow()
     booking = _get(session, booking_id)
     reason = check_note(reason, field="reason", max_len=MAX_REASON, required=True)
+    lock_and_refresh(session, booking)
     if not booking.active:
         raise Conflict("this booking is already cancelled", field="reason")
     if booking.ends_at <= now:
         raise Conflict("this booking is over; there is nothing left to cancel", field="reason")
-    lock_machines(session, [booking.machine_id])
     booking.status, booking.cancel_reason = "cancelled", reason
     booking.cancelled_at, booking.cancelled_by, booking.updated_at = now, by[:32], now
     booking.changes.append(ReservationChange(at=now, by=by[:32], action="cancelled", reason=reason,
@@ -143,7 +151,7 @@ def list_bookings(session: Session, viewer: User, query: BookingQuery = BookingQ
 
 def get_booking(session: Session, booking_id: int, viewer: User) -> Booking:
     """A booking the viewer may see; another co-op's booking reads as not found, as if it did not exist."""
-    booking = session.get(Booking, booking_id)
+    booking = session.get(Booking, booking_id) if is_row_id(booking_id) else None
     if booking is None or not may_see(viewer, booking.coop_id):
         raise NotFound(f"no booking {booking_id}")
     return booking
@@ -180,7 +188,7 @@ def check_note(text: str | None, *, field: str, max_len: int, required: bool = F
 
 
 def _get(session: Session, booking_id: int) -> Booking:
-    booking = session.get(Booking, booking_id)
+    booking = session.get(Booking, booking_id) if is_row_id(booking_id) else None
     if booking is None:
         raise NotFound(f"no booking {booking_id}")
     return booking

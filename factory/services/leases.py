@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from factory.domain.booking_rules import Kind
 from factory.domain.errors import BookingConflict, Conflict, Forbidden, InvalidInput, NotFound
@@ -21,7 +21,14 @@ from factory.domain.vocabulary import Role
 from factory.models import Booking, Lease, LeaseRelease, LeaseWindow, User, utcnow
 from factory.services.bookings import check_note, may_see
 from factory.services.coops import get_coop
-from factory.services.machine_time import approved_leases, lease_spans, lease_week, lock_machines, reservations
+from factory.services.machine_time import (
+    approved_leases,
+    is_row_id,
+    lease_spans,
+    lease_week,
+    lock_and_refresh,
+    reservations,
+)
 from factory.services.machines import get_machine
 from factory.services.notifications import notify
 
@@ -60,7 +67,7 @@ def propose_lease(session: Session, draft: LeaseDraft, *, viewer: User, by: str,
     note = check_note(draft.note, field="note", max_len=2000)
     taken = overlapping_leases(session, draft.machine, draft.starts_on, draft.ends_on, draft.windows)
     if taken:
-        raise lease_conflict(taken)
+        raise lease_conflict(taken, with_ids=Role(viewer.role).manages_registry)
     lease = Lease(machine_id=machine.id, coop_id=coop.id, status="proposed", starts_on=draft.starts_on,
                   ends_on=draft.ends_on, rent_per_hour=rent, note=note, proposed_by=by[:32], proposed_at=now,
                   windows=[LeaseWindow(weekday=day, opens_min=opens, closes_min=closes)
@@ -76,9 +83,9 @@ def approve_lease(session: Session, lease_id: int, *, by: str, note: str = "",
     which are honoured (they were booked first)."""
     now = now or utcnow()
     lease = _get(session, lease_id)
-    _require_proposed(lease)
     note = check_note(note, field="note", max_len=2000)
-    lock_machines(session, [lease.machine_id])
+    lock_and_refresh(session, lease)
+    _require_proposed(lease)
     if lease.ends_on < now.astimezone(_zone(lease)).date():
         raise Conflict("this lease would already be over; the co-op can propose new dates", field="ends_on")
     taken = overlapping_leases(session, lease.machine_id, lease.starts_on, lease.ends_on, lease_week(lease),
@@ -96,8 +103,9 @@ def approve_lease(session: Session, lease_id: int, *, by: str, note: str = "",
 def decline_lease(session: Session, lease_id: int, *, by: str, note: str, now: datetime | None = None) -> Lease:
     now = now or utcnow()
     lease = _get(session, lease_id)
-    _require_proposed(lease)
     note = check_note(note, field="note", max_len=2000, required=True)
+    lock_and_refresh(session, lease)
+    _require_proposed(lease)
     lease.status, lease.decided_by, lease.decided_at, lease.decision_note = "declined", by[:32], now, note
     notify(session, lease.coop_id, f"Lease of {lease.machine.name} declined", note, f"/leases/{lease.id}")
     session.commit()
@@ -109,7 +117,7 @@ def release_day(session: Session, lease_id: int, on_date: date, *, viewer: User,
     """Give one day of an approved lease back to the pool: its windows that day are open to every co-op."""
     now = now or utcnow()
     lease = get_lease(session, lease_id, viewer)
-    lock_machines(session, [lease.machine_id])  # before the checks: two releases of one day, one wins
+    lock_and_refresh(session, lease)  # before the checks: of two releases of one day, one wins
     if lease.status != "approved":
         raise Conflict(f"only an approved lease has days to release; this one is {lease.status}", field="on_date")
     if not lease.starts_on <= on_date <= lease.ends_on:
@@ -136,7 +144,8 @@ def release_day(session: Session, lease_id: int, on_date: date, *, viewer: User,
 def list_leases(session: Session, viewer: User, *, machine: str | None = None,
                 status: str | None = None) -> list[Lease]:
     """Leases the viewer may see (a member: their co-op's), newest proposal first."""
-    statement = select(Lease).options(joinedload(Lease.machine), joinedload(Lease.coop)) \
+    statement = select(Lease).options(joinedload(Lease.machine), joinedload(Lease.coop),
+                                      selectinload(Lease.windows)) \
         .order_by(Lease.proposed_at.desc(), Lease.id.desc())
     if Role(viewer.role) is Role.MEMBER:
         statement = statement.where(Lease.coop_id == viewer.coop_id)
@@ -150,7 +159,7 @@ def list_leases(session: Session, viewer: User, *, machine: str | None = None,
 
 
 def get_lease(session: Session, lease_id: int, viewer: User) -> Lease:
-    lease = session.get(Lease, lease_id)
+    lease = session.get(Lease, lease_id) if is_row_id(lease_id) else None
     if lease is None or not may_see(viewer, lease.coop_id):
         raise NotFound(f"no lease {lease_id}")
     return lease
@@ -171,10 +180,15 @@ def overlapping_leases(session: Session, machine_id: str, starts_on: date, ends_
     return found
 
 
-def lease_summary(lease: Lease) -> str:
+def lease_windows_text(lease: Lease) -> str:
     week = lease_week(lease)
     days = "; ".join(f"{WEEKDAYS[day].capitalize()} {format_day(week[day])}" for day in range(7) if week[day])
-    return f"{days}, {lease.starts_on} to {lease.ends_on}, {lease.rent_per_hour:.2f}/hour"
+    return f"{days}, {lease.starts_on} to {lease.ends_on}"
+
+
+def lease_summary(lease: Lease) -> str:
+    """The lease's terms, for its co-op and the stewards: windows, dates and rent."""
+    return f"{lease_windows_text(lease)}, {lease.rent_per_hour:.2f}/hour"
 
 
 def bookings_inside(session: Session, lease: Lease, now: datetime) -> list[Booking]:
@@ -187,12 +201,15 @@ def bookings_inside(session: Session, lease: Lease, now: datetime) -> list[Booki
             and any(span.overlaps(Span(r.starts_at, r.ends_at)) for span in spans)]
 
 
-def lease_conflict(taken: list[Lease]) -> BookingConflict:
+def lease_conflict(taken: list[Lease], *, with_ids: bool = True) -> BookingConflict:
+    """The leases in the way, as the public calendar shows them (lessee, windows, dates; never the rent);
+    their ids only for stewards and admins."""
     first = taken[0]
     return BookingConflict(f"{first.machine.name} is already leased to {first.coop.name} then "
-                           f"({lease_summary(first)})", field="windows", code="lease_conflict",
-                           conflicts=[{"kind": Kind.LEASE, "id": lease.id, "coop": lease.coop.slug,
-                                       "label": f"leased to {lease.coop.name}: {lease_summary(lease)}"}
+                           f"({lease_windows_text(first)})", field="windows", code="lease_conflict",
+                           conflicts=[{"kind": Kind.LEASE, "id": lease.id if with_ids else None,
+                                       "coop": lease.coop.slug,
+                                       "label": f"leased to {lease.coop.name}: {lease_windows_text(lease)}"}
                                       for lease in taken])
 
 
@@ -218,7 +235,7 @@ def _require_proposed(lease: Lease) -> None:
 
 
 def _get(session: Session, lease_id: int) -> Lease:
-    lease = session.get(Lease, lease_id)
+    lease = session.get(Lease, lease_id) if is_row_id(lease_id) else None
     if lease is None:
         raise NotFound(f"no lease {lease_id}")
     return lease

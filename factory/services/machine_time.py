@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from factory.domain.booking_rules import FOREVER, BookingRules, Busy, Kind, MachineCalendar, describe
 from factory.domain.errors import Conflict
@@ -24,6 +24,8 @@ from factory.models import Lease, Machine, Reservation
 from factory.models.bookings import OVERLAP_CONSTRAINT
 from factory.services.machines import OUT_OF_USE
 from factory.services.sites import site_week
+
+MAX_ROW_ID = 2**31 - 1
 
 
 def lock_machines(session: Session, machine_ids: Iterable[str]) -> None:
@@ -36,6 +38,18 @@ def lock_machines(session: Session, machine_ids: Iterable[str]) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         return
     session.execute(select(Machine.id).where(Machine.id.in_(ids)).order_by(Machine.id).with_for_update())
+
+
+def lock_and_refresh(session: Session, row: Reservation | Lease) -> None:
+    """Take the write turn of `row`'s machine, then read `row` again: a check after this sees what any
+    write committed before it did to the row (another steward cancelling it a moment ago)."""
+    lock_machines(session, [row.machine_id])
+    session.refresh(row)
+
+
+def is_row_id(value: int) -> bool:
+    """Whether `value` can be a row's id at all (a 32-bit serial); larger numbers are simply not found."""
+    return 0 < value <= MAX_ROW_ID
 
 
 def is_overlap_violation(exc: IntegrityError) -> bool:
@@ -86,7 +100,7 @@ def reservation_busy(reservation: Reservation) -> Busy:
 
 def approved_leases(session: Session, machine_id: str, first_day, last_day) -> list[Lease]:
     return list(session.scalars(
-        select(Lease).options(joinedload(Lease.coop))
+        select(Lease).options(joinedload(Lease.coop), selectinload(Lease.windows), selectinload(Lease.releases))
         .where(Lease.machine_id == machine_id, Lease.status == "approved",
                Lease.starts_on <= last_day, Lease.ends_on >= first_day)
         .order_by(Lease.starts_on)))

@@ -14,15 +14,25 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from factory.domain.booking_rules import Busy, Kind, free_slots, span_text
 from factory.domain.errors import BookingConflict, Conflict, InvalidInput, NotFound
 from factory.domain.local_time import Span
 from factory.models import Booking, MaintenanceWindow, Reservation, ReservationChange, utcnow
-from factory.services.booking_checks import busy_json
+from factory.services.booking_checks import busy_json, search_calendar
 from factory.services.bookings import cancel_booking, check_note, commit_reservations
-from factory.services.machine_time import lock_machines, machine_calendar, reservation_busy, reservations
+from factory.services.machine_time import (
+    is_overlap_violation,
+    is_row_id,
+    lock_and_refresh,
+    lock_machines,
+    machine_calendar,
+    overlap_refused,
+    reservation_busy,
+    reservations,
+)
 from factory.services.machines import get_machine
 from factory.services.notifications import notify
 
@@ -73,11 +83,18 @@ def schedule_maintenance(session: Session, draft: MaintenanceDraft, *, by: str, 
     if hit and resolution == "defer":
         result.deferred_from, span = span, _first_free(session, machine, span)
     reason = f"maintenance of {machine.name}: {purpose}"
-    if hit and resolution == "cancel":
-        result.cancelled = [cancel_booking(session, r.id, reason=reason, by=by, now=now, commit=False) for r in hit]
-    if hit and resolution == "move":
-        _move_all(session, result, hit, span, reason=reason, by=by, now=now)
-    session.flush()  # the bookings leave the window before it is stored: the database refuses overlaps
+    try:
+        if hit and resolution == "cancel":
+            result.cancelled = [cancel_booking(session, r.id, reason=reason, by=by, now=now, commit=False)
+                                for r in hit]
+        if hit and resolution == "move":
+            _move_all(session, result, hit, span, reason=reason, by=by, now=now)
+        session.flush()  # the bookings leave the window before it is stored: the database refuses overlaps
+    except IntegrityError as exc:
+        session.rollback()
+        if is_overlap_violation(exc):
+            raise overlap_refused() from None
+        raise
     window = MaintenanceWindow(machine_id=machine.id, starts_at=span.start, ends_at=span.end, purpose=purpose,
                                created_by=by[:32], created_at=now, updated_at=now)
     window.changes.append(ReservationChange(at=now, by=by[:32], action="created", starts_at=span.start,
@@ -104,7 +121,7 @@ def list_maintenance(session: Session, *, machine: str | None = None, since: dat
 
 
 def get_maintenance(session: Session, window_id: int) -> MaintenanceWindow:
-    window = session.get(MaintenanceWindow, window_id)
+    window = session.get(MaintenanceWindow, window_id) if is_row_id(window_id) else None
     if window is None:
         raise NotFound(f"no maintenance window {window_id}")
     return window
@@ -115,11 +132,11 @@ def cancel_maintenance(session: Session, window_id: int, *, reason: str, by: str
     now = now or utcnow()
     window = get_maintenance(session, window_id)
     reason = check_note(reason, field="reason", max_len=500, required=True)
+    lock_and_refresh(session, window)
     if not window.active:
         raise Conflict("this maintenance window is already cancelled", field="reason")
     if window.ends_at <= now:
         raise Conflict("this maintenance window is over", field="reason")
-    lock_machines(session, [window.machine_id])
     window.status, window.cancel_reason, window.cancelled_at, window.cancelled_by = "cancelled", reason, now, by[:32]
     window.changes.append(ReservationChange(at=now, by=by[:32], action="cancelled", reason=reason,
                                             starts_at=window.starts_at, ends_at=window.ends_at))
@@ -167,7 +184,7 @@ def _move_all(session: Session, result: MaintenanceResult, hit: list[Reservation
     for booking in hit:
         machine, before = booking.machine, Span(booking.starts_at, booking.ends_at)
         zone = ZoneInfo(machine.site.time_zone)
-        loaded = machine_calendar(session, machine, window.end, window.end + timedelta(days=15), exclude_id=booking.id)
+        loaded = search_calendar(session, machine, window.end, before.duration, now, exclude_id=booking.id)
         calendar = replace(loaded, reservations=(*loaded.reservations, blocker))
         slots = free_slots(calendar, before.duration, window.end, booking.coop_id, now, limit=1)
         if not slots:

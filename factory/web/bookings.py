@@ -3,6 +3,7 @@ booking's page with its history, and editing or cancelling with a reason (the co
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -178,8 +179,8 @@ def edit(booking_id: int):
         return render_template("bookings/edit.html", booking=booking, form=form, tz=zone.key)
     if form.validate():
         try:
-            update_booking(db(), booking.id, starts_at=entered_to_utc(form.starts_at.data, zone, field="starts_at"),
-                           ends_at=entered_to_utc(form.ends_at.data, zone, field="ends_at"),
+            update_booking(db(), booking.id, starts_at=_kept_or_entered(form.starts_at, booking.starts_at, zone),
+                           ends_at=_kept_or_entered(form.ends_at, booking.ends_at, zone),
                            purpose=form.purpose.data or "", reason=form.reason.data or "", by=actor())
             flash(f"Booking changed; {booking.coop.name} is told.", "success")
             return redirect(url_for("bookings.detail", booking_id=booking.id))
@@ -189,6 +190,14 @@ def edit(booking_id: int):
             if isinstance(exc, BookingConflict):
                 conflict = conflict_view(exc, _zones(), lambda slot: _edit_link(booking, slot))
     return render_template("bookings/edit.html", booking=booking, form=form, tz=zone.key, conflict=conflict), 422
+
+
+def _kept_or_entered(field, current: datetime, zone: ZoneInfo) -> datetime:
+    """The time typed in `field`, or the booking's own when it is unchanged (which may lie in the hour the
+    clocks show twice: the form cannot say which of the two it means, the booking can)."""
+    if field.data == wall_clock(current, zone):
+        return current
+    return entered_to_utc(field.data, zone, field=field.name)
 
 
 def _edit_link(booking: Booking, slot: dict) -> str:

@@ -19,7 +19,7 @@ from wtforms import SelectField
 from factory.app import db
 from factory.domain.booking_rules import Kind
 from factory.domain.errors import InvalidParameter, NotFound
-from factory.domain.local_time import Span, local_date, wall_to_utc
+from factory.domain.local_time import SUPPORTED_YEARS, Span, local_date, wall_to_utc
 from factory.domain.vocabulary import Role
 from factory.models import CalendarFeed, Machine, Reservation, Site, utcnow
 from factory.services.calendar_feeds import create_feed, current_feed, feed_calendar, feed_for_token, may_make_feed
@@ -45,7 +45,7 @@ bp = Blueprint("calendar", __name__)
 
 WEEK = re.compile(r"(\d{4})-W(\d{2})")
 MONTH = re.compile(r"(\d{4})-(\d{2})")
-YEARS = range(1970, 3000)
+YEARS = SUPPORTED_YEARS
 FEED_CACHE = "private, max-age=300"
 
 

@@ -380,3 +380,12 @@ def test_booking_answers_match_the_openapi_schemas(client, shop):
              api_get(client, f"/api/v1/bookings/{created.get_json()['id']}", shop.mia).get_json())
     conforms(spec, "/bookings", "post", 403,
              call(client, "POST", "/api/v1/bookings", shop.mia, booking_body(monday(10))).get_json())
+
+
+@sqlite_only
+@pytest.mark.parametrize("moment", ["0001-01-01T00:30:00+01:00", "9999-12-31T10:00:00Z", "3000-01-01T10:00:00Z"])
+def test_booking_at_a_time_outside_the_supported_years_is_400(client, shop, moment):
+    response = call(client, "POST", "/api/v1/bookings", shop.steward,
+                    booking_body(monday(10), starts_at=moment, ends_at=moment))
+
+    assert_error(response, 400, field="starts_at")

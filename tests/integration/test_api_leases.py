@@ -223,3 +223,14 @@ def test_lease_answers_match_the_openapi_schemas(client, shop):
     conforms(spec, "/leases", "get", 200, api_get(client, "/api/v1/leases", shop.mia).get_json())
     conforms(spec, "/leases", "post", 409,
              call(client, "POST", "/api/v1/leases", shop.steward, lease_body(coop="gears")).get_json())
+
+
+def test_member_meeting_another_coops_lease_is_told_its_windows_but_not_its_rent_or_id(client, shop):
+    approved(client, shop, coop="spokes", rent_per_hour="7.35")
+
+    response = call(client, "POST", "/api/v1/leases", shop.gus, lease_body(coop="gears"))
+
+    error = assert_error(response, 409, "lease_conflict", field="windows")
+    assert "Mon 09:00-12:00" in error["message"]
+    assert "7.35" not in json.dumps(error)
+    assert [conflict["id"] for conflict in error["conflicts"]] == [None]

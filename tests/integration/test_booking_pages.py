@@ -289,3 +289,13 @@ def test_prefill_link_with_a_malformed_time_is_a_bad_request(client):
 
     assert response.status_code == 400
     assert "start must be an RFC 3339 UTC time" in text(response)
+
+
+@pytest.mark.parametrize("path", ["/bookings/99999999999999999999", "/leases/99999999999999999999",
+                                  "/maintenance/99999999999999999999"])
+def test_page_of_an_id_too_large_to_exist_is_404(client, session, path):
+    make_commune_with_site(session, "north")
+    make_user(session, "steward", login="sam")
+    logged_in(client, "sam")
+
+    assert client.get(path).status_code == 404
