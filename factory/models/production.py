@@ -76,7 +76,7 @@ class RoutingStep(Base):
     min_z_mm: Mapped[int | None] = mapped_column(Integer)
     min_temperature_c: Mapped[int | None] = mapped_column(Integer)
     setup_minutes: Mapped[int] = mapped_column(Integer, default=0)
-    minutes_per_unit: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    minutes_per_unit: Mapped[Decimal] = mapped_column(Numeric(10, 2))  # per piece; per run when batch_capacity
     setup_family: Mapped[str] = mapped_column(String(64), default="")
     batch_capacity: Mapped[int | None] = mapped_column(Integer)  # set when one run holds N pieces (a firing)
 
@@ -183,6 +183,7 @@ class Operation(Base):
     status: Mapped[str] = mapped_column(String(16), default="waiting", index=True)
     duration_minutes: Mapped[int] = mapped_column(Integer)
     earliest_start: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when short material should arrive
+    material_note: Mapped[str] = mapped_column(Text, default="")  # what it is short of, in words
     machine_id: Mapped[str | None] = mapped_column(ForeignKey("machine.id"))
     planned_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     planned_end: Mapped[datetime | None] = mapped_column(UTCDateTime)

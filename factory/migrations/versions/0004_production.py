@@ -186,6 +186,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('duration_minutes', sa.Integer(), nullable=False),
     sa.Column('earliest_start', factory.models.base.UTCDateTime(), nullable=True),
+    sa.Column('material_note', sa.Text(), nullable=False),
     sa.Column('machine_id', sa.String(length=64), nullable=True),
     sa.Column('planned_start', factory.models.base.UTCDateTime(), nullable=True),
     sa.Column('planned_end', factory.models.base.UTCDateTime(), nullable=True),

@@ -1,0 +1,103 @@
+"""An order's work on the shop floor: planning it (which reserves its materials), starting and finishing its
+operations (which consumes them), and the order's status following its operations.
+
+Until the planner is wired into the app (issue 7), a steward plans an order by hand: each operation's
+materials are reserved at one site; an operation whose material is short stays `waiting` with an earliest
+start at the expected arrival (or none when nothing is on order), and says so.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from factory.domain.errors import Conflict, NotFound
+from factory.domain.units import format_quantity, parse_unit
+from factory.models import Material, Operation, ProductionOrder, User, utcnow
+from factory.services import stock
+from factory.services.designs import feasibility
+from factory.services.machine_time import is_row_id
+from factory.services.orders import get_order, material_needs, move, operations_of
+from factory.services.sites import get_site
+
+
+def plan_order(session: Session, order_id: int, *, viewer: User, by: str, site: str | None = None,
+               now: datetime | None = None) -> ProductionOrder:
+    """Reserve every operation's materials; the order is `planned` once every operation is."""
+    now = now or utcnow()
+    order = get_order(session, order_id, viewer)
+    if order.status not in ("submitted", "planned"):
+        raise Conflict(f"the order is {order.status.replace('_', ' ')}; there is nothing left to plan", field="site")
+    sites = _sites_for(session, order, site)
+    for operation in operations_of(order):
+        if operation.status == "waiting":
+            _plan_operation(session, operation, sites[operation.step_id], by=by, now=now)
+    if all(operation.status == "planned" for operation in operations_of(order)):
+        move(order, "planned", by=by, now=now, note="materials reserved")
+    session.commit()
+    return order
+
+
+def start_operation(session: Session, operation_id: int, *, by: str, now: datetime | None = None) -> Operation:
+    now = now or utcnow()
+    operation = _operation(session, operation_id)
+    if operation.status != "planned":
+        raise Conflict(f"only a planned operation can start; this one is {operation.status}", field="status")
+    operation.status, operation.started_at = "running", now
+    move(operation.job.order, "in_progress", by=by, now=now, note=f"job {operation.job.number} started")
+    session.commit()
+    return operation
+
+
+def finish_operation(session: Session, operation_id: int, *, by: str, now: datetime | None = None) -> Operation:
+    """Mark a running operation done: what was reserved for it is consumed; the last one finishes the order."""
+    now = now or utcnow()
+    operation = _operation(session, operation_id)
+    if operation.status != "running":
+        raise Conflict(f"only a running operation can finish; this one is {operation.status}", field="status")
+    for (material_id, site_id), _quantity in stock.reserved_for(session, operation.id).items():
+        stock.consume(session, material_id, site_id, operation.id, by=by, now=now)
+    operation.status, operation.finished_at = "done", now
+    order = operation.job.order
+    if all(op.status == "done" for op in operations_of(order)):
+        move(order, "done", by=by, now=now)
+    session.commit()
+    return operation
+
+
+def _plan_operation(session: Session, operation: Operation, site_id: int, *, by: str, now: datetime) -> None:
+    short = []
+    for material_id, quantity in material_needs(operation):
+        available = stock.balance(session, material_id, site_id).available
+        if available >= quantity:
+            stock.reserve(session, material_id, site_id, quantity, operation.id, by=by, now=now)
+            continue
+        material = session.get(Material, material_id)
+        unit = parse_unit(material.unit, field="unit")
+        arrival = stock.expected_arrival(session, material_id, site_id)
+        when = f"expected {arrival:%Y-%m-%d %H:%M} UTC" if arrival else "none on order yet"
+        short.append(f"short of {material.name}: {format_quantity(quantity, unit)} needed, "
+                     f"{format_quantity(max(available, 0), unit)} available ({when})")
+        if arrival and (operation.earliest_start is None or arrival > operation.earliest_start):
+            operation.earliest_start = arrival
+        stock.pull_replenishment(session, material_id, site_id, now=now)
+    operation.material_note = "; ".join(short)
+    operation.status = "waiting" if short else "planned"
+
+
+def _sites_for(session: Session, order: ProductionOrder, site: str | None) -> dict[int, int]:
+    """The site each step's materials are reserved at: the one given, else the site of the first machine
+    that can do the step."""
+    if site:
+        chosen = get_site(session, site).id
+        return {step.id: chosen for step in order.design.steps}
+    return {check.step.id: check.machines[0].site_id for check in feasibility(session, order.design)
+            if check.machines}
+
+
+def _operation(session: Session, operation_id: int) -> Operation:
+    operation = session.get(Operation, operation_id) if is_row_id(operation_id) else None
+    if operation is None:
+        raise NotFound(f"no operation {operation_id}")
+    return operation
