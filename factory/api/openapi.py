@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from factory.api import api, openapi_bookings
+from factory.api import api, openapi_bookings, openapi_production
 from factory.domain.vocabulary import MachineKind, MachineState
 
 
@@ -81,6 +81,7 @@ SPEC = {
             },
         }},
         **openapi_bookings.PATHS,
+        **openapi_production.PATHS,
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document", "security": [],
             "responses": {"200": {"description": "OpenAPI 3.1 document",
@@ -137,6 +138,7 @@ SPEC = {
                 },
             },
             **openapi_bookings.SCHEMAS,
+            **openapi_production.SCHEMAS,
             "Telemetry": {
                 "type": "object", "required": ["machine", "since", "until", "samples", "truncated"],
                 "properties": {

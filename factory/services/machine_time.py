@@ -1,9 +1,10 @@
 """Loading what holds a machine's time, and taking the machine's write turn before changing it.
 
-Every change to a machine's reservations or leases first calls `lock_machines`: on PostgreSQL it locks the
-machines' rows (`SELECT ... FOR UPDATE`), on SQLite it starts the transaction with `BEGIN IMMEDIATE` (the
-database's one write lock). The checks that follow therefore see every booking committed before them, and
-the database's own no-overlap constraint (migration 0003) is the backstop if any code path forgets.
+Every change to a machine's reservations or leases first calls `lock_machines` (services/write_turn.py: on
+PostgreSQL it locks the machines' rows with `SELECT ... FOR UPDATE`, on SQLite it starts the transaction
+with `BEGIN IMMEDIATE`, the database's one write lock). The checks that follow therefore see every booking
+committed before them, and the database's own no-overlap constraint (migration 0003) is the backstop if any
+code path forgets.
 """
 
 from __future__ import annotations
@@ -24,20 +25,15 @@ from factory.models import Lease, Machine, Reservation
 from factory.models.bookings import OVERLAP_CONSTRAINT
 from factory.services.machines import OUT_OF_USE
 from factory.services.sites import site_week
+from factory.services.write_turn import take_write_turn
 
 MAX_ROW_ID = 2**31 - 1
 
 
 def lock_machines(session: Session, machine_ids: Iterable[str]) -> None:
-    """Take the write turn for these machines until the session commits or rolls back."""
+    """Take the write turn for these machines (in id order, so two writers never wait on each other)."""
     ids = sorted(set(machine_ids))
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        dbapi = connection.connection.dbapi_connection
-        if not dbapi.in_transaction:  # a transaction that has written already holds the write lock
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        return
-    session.execute(select(Machine.id).where(Machine.id.in_(ids)).order_by(Machine.id).with_for_update())
+    take_write_turn(session, select(Machine.id).where(Machine.id.in_(ids)).order_by(Machine.id))
 
 
 def lock_and_refresh(session: Session, row: Reservation | Lease) -> None:

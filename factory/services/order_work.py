@@ -92,8 +92,11 @@ def _sites_for(session: Session, order: ProductionOrder, site: str | None) -> di
     if site:
         chosen = get_site(session, site).id
         return {step.id: chosen for step in order.design.steps}
-    return {check.step.id: check.machines[0].site_id for check in feasibility(session, order.design)
-            if check.machines}
+    checks = feasibility(session, order.design)
+    missing = [check.missing for check in checks if check.missing]
+    if missing:  # a machine left or changed since the order was placed
+        raise Conflict(f"{missing[0]}; give the site to reserve at", field="site", code="no_capable_machine")
+    return {check.step.id: check.machines[0].site_id for check in checks}
 
 
 def _operation(session: Session, operation_id: int) -> Operation:

@@ -94,7 +94,7 @@ def list_orders(session: Session, viewer: User, *, status: str | None = None,
         .order_by(ProductionOrder.placed_at.desc(), ProductionOrder.id.desc())
     if Role(viewer.role) is Role.MEMBER:
         statement = statement.where(ProductionOrder.coop_id == viewer.coop_id)
-    elif coop:
+    if coop:
         statement = statement.where(ProductionOrder.coop_id == get_coop(session, coop).id)
     if status:
         if status not in ("submitted", "planned", "in_progress", "done", "cancelled"):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from factory.domain.errors import Conflict, InvalidInput, NotFound
@@ -22,6 +22,7 @@ from factory.domain.units import Unit, parse_quantity, parse_unit
 from factory.models import Material, ReorderRule, Replenishment, Site, StockMove, utcnow
 from factory.services.machine_time import is_row_id
 from factory.services.sites import get_site
+from factory.services.write_turn import take_write_turn
 
 PROVENANCES = ("new", "reclaimed")
 OPEN_CARDS = ("open", "ordered")
@@ -94,18 +95,6 @@ def get_material(session: Session, slug: str) -> Material:
 
 
 # --- the write turn and the figures --------------------------------------------------------------------
-
-def take_write_turn(session: Session, lock_rows: Select) -> None:
-    """Take a write turn until the session commits or rolls back: on PostgreSQL lock the rows `lock_rows`
-    selects (FOR UPDATE); on SQLite start the transaction with BEGIN IMMEDIATE, the database's one write
-    lock (a transaction that has written already holds it)."""
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        if not connection.connection.dbapi_connection.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        return
-    session.execute(lock_rows.with_for_update())
-
 
 def take_stock_turn(session: Session, material_id: int, site_id: int | None = None) -> None:
     """Serialise stock writes of one material. The turn covers the material at every site (a transfer moves
