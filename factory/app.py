@@ -35,13 +35,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         auth,
         bookings,
         calendar,
+        catalogue,
         errors,
         filters,
+        inventory,
         leases,
         machines,
         maintenance,
         metrics,
         notifications,
+        orders,
         registry,
     )
 
@@ -59,6 +62,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(maintenance.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(catalogue.bp)
+    app.register_blueprint(orders.bp)
+    app.register_blueprint(inventory.bp)
     app.register_blueprint(api)
     return app
 

@@ -67,8 +67,16 @@ def finish_operation(session: Session, operation_id: int, *, by: str, now: datet
 
 
 def _plan_operation(session: Session, operation: Operation, site_id: int, *, by: str, now: datetime) -> None:
+    """Reserve what the operation still lacks at `site_id` (planning again reserves nothing twice; what an
+    earlier plan held at another site goes back)."""
+    held = stock.reserved_for(session, operation.id)
+    for material_id, held_at in {key for key in held if key[1] != site_id}:
+        stock.release(session, material_id, held_at, operation.id, by=by, now=now)
     short = []
-    for material_id, quantity in material_needs(operation):
+    for material_id, needed in material_needs(operation):
+        quantity = needed - held.get((material_id, site_id), 0)
+        if quantity <= 0:
+            continue
         available = stock.balance(session, material_id, site_id).available
         if available >= quantity:
             stock.reserve(session, material_id, site_id, quantity, operation.id, by=by, now=now)

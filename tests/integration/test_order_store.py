@@ -16,6 +16,7 @@ from factory.domain.stock import Move
 from factory.services.designs import BomLine, DesignDraft, StepDraft, create_design
 from factory.services.order_work import finish_operation, plan_order, start_operation
 from factory.services.orders import OrderDraft, cancel_order, get_order, list_orders, operations_of, place_order
+from factory.services.sites import get_site
 from factory.services.stock import MaterialDraft, balance, create_material, get_material, record_move
 from tests.integration.conftest import make_commune_with_site, make_coop, make_machine, make_user
 
@@ -148,3 +149,21 @@ def test_an_order_under_way_cannot_be_cancelled(session, works):
 
     with pytest.raises(Conflict):
         cancel_order(session, placed.id, viewer=works["mia"], by="member:mia", reason="too late", now=NOW)
+
+
+def test_planning_again_reserves_nothing_twice_and_moves_what_another_site_held(session, works):
+    make_commune_with_site(session, "south")
+    for slug in ("stoneware", "glaze"):
+        record_move(session, slug, "south", Move("received", Decimal("9000")), by="steward:sam", now=NOW)
+    placed = order(session, works, quantity=8)
+    plan_order(session, placed.id, viewer=works["sam"], by="steward:sam", site="north", now=NOW)
+
+    plan_order(session, placed.id, viewer=works["sam"], by="steward:sam", site="north", now=NOW)
+    north, south = works["site"].id, get_site(session, "south").id
+    assert balance(session, clay_id(session), north).reserved == Decimal("2.800")  # 8 × 0.35 kg, once
+
+    for operation in operations_of(placed):
+        operation.status = "waiting"  # as if a re-plan had put it back
+    plan_order(session, placed.id, viewer=works["sam"], by="steward:sam", site="south", now=NOW)
+    assert balance(session, clay_id(session), north).reserved == 0
+    assert balance(session, clay_id(session), south).reserved == Decimal("2.800")
