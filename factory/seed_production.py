@@ -16,15 +16,8 @@ from factory.models import User
 from factory.services.designs import BomLine, DesignDraft, StepDraft, create_design
 from factory.services.order_work import plan_order
 from factory.services.orders import OrderDraft, cancel_order, place_order
-from factory.services.stock import (
-    MaterialDraft,
-    balances,
-    create_material,
-    mark_ordered,
-    mark_received,
-    record_move,
-    set_reorder_rule,
-)
+from factory.services.replenishment import mark_ordered, mark_received, set_reorder_rule
+from factory.services.stock import MaterialDraft, balances, create_material, record_move
 
 STEWARD = "steward:steward"
 PLACED_BY = {"clayworks": "member:mei", "spokes": "member:member", "open-furniture": "member:kwame",

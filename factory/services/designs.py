@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from factory.domain.capabilities import MAX_AXIS_MM, MAX_TEMPERATURE_C
 from factory.domain.errors import Conflict, InvalidInput, NotFound
 from factory.domain.identifiers import check_slug, check_text
 from factory.domain.routing import StepNeeds, missing_capability, why_not
@@ -19,6 +21,7 @@ from factory.models import Design, DesignMaterial, Machine, ProductionOrder, Rou
 from factory.services.machines import parse_kind
 from factory.services.stock import get_material
 
+MAX_STEP_MINUTES = 100_000  # per piece or per run: about ten weeks
 LICENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]{1,63}")  # an SPDX identifier such as CC-BY-SA-4.0
 SOURCE = re.compile(r"https?://[^\s]{3,490}")
 
@@ -87,7 +90,11 @@ def create_design(session: Session, draft: DesignDraft) -> Design:
     design = Design(slug=slug)
     _apply(session, design, draft, routing=True)
     session.add(design)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # the same slug created a moment ago by someone else
+        session.rollback()
+        raise Conflict(f"a design {slug!r} already exists", field="slug") from None
     return design
 
 
@@ -131,28 +138,47 @@ def _apply(session: Session, design: Design, draft: DesignDraft, *, routing: boo
     if not 1 <= draft.max_batch <= 1000:
         raise InvalidInput("between 1 and 1,000 pieces per job", field="max_batch")
     design.max_batch, design.active = draft.max_batch, draft.active
-    if not routing:
-        if _routing_changed(design, draft):
-            raise Conflict("orders use this design's routing; publish the change as a new design", field="steps")
-        return
     if not draft.steps:
         raise InvalidInput("a design needs at least one step", field="steps")
-    design.steps = [_step(position, step) for position, step in enumerate(draft.steps, start=1)]
+    steps = [_step(position, step) for position, step in enumerate(draft.steps, start=1)]
+    if not routing:
+        if _routing_of(steps) != _routing_of(design.steps) or _bom_of(session, draft.bom) != _bom_of(
+                session, [BomLine(line.material.slug, line.quantity_per_unit, line.unit, line.step.position)
+                          for line in design.materials]):
+            raise Conflict("orders use this design's routing; publish the change as a new design", field="steps")
+        return
+    if design.id is not None:  # the old rows go first: positions are unique per design
+        design.materials, design.steps = [], []
+        session.flush()
+    design.steps = steps
     design.materials = [_bom_line(session, design, line) for line in draft.bom]
 
 
-def _routing_changed(design: Design, draft: DesignDraft) -> bool:
-    return len(design.steps) != len(draft.steps) or len(design.materials) != len(draft.bom)
+def _routing_of(steps: list[RoutingStep]) -> list[tuple]:
+    return [(s.position, s.name, s.machine_kind, s.material, s.min_x_mm, s.min_y_mm, s.min_z_mm,
+             s.min_temperature_c, s.setup_minutes, Decimal(s.minutes_per_unit), s.setup_family, s.batch_capacity)
+            for s in steps]
+
+
+def _bom_of(session: Session, lines) -> list[tuple]:
+    return sorted((line.material, parse_quantity(line.quantity_per_unit, field="bom.quantity_per_unit"),
+                   parse_unit(line.unit, field="bom.unit").value, line.step) for line in lines)
 
 
 def _step(position: int, draft: StepDraft) -> RoutingStep:
     where = f"steps.{position}"
     kind = parse_kind(draft.machine_kind)
     minutes = parse_quantity(draft.minutes_per_unit, field=f"{where}.minutes_per_unit", places=2)
+    if minutes > MAX_STEP_MINUTES:
+        raise InvalidInput(f"at most {MAX_STEP_MINUTES:,} minutes", field=f"{where}.minutes_per_unit")
     if draft.setup_minutes < 0 or draft.setup_minutes > 10_000:
         raise InvalidInput("between 0 and 10,000 minutes", field=f"{where}.setup_minutes")
-    if draft.batch_capacity is not None and draft.batch_capacity < 1:
-        raise InvalidInput("a run holds at least one piece", field=f"{where}.batch_capacity")
+    if draft.batch_capacity is not None and not 1 <= draft.batch_capacity <= 100_000:
+        raise InvalidInput("a run holds 1 to 100,000 pieces", field=f"{where}.batch_capacity")
+    if draft.min_temperature_c is not None and not 1 <= draft.min_temperature_c <= MAX_TEMPERATURE_C:
+        raise InvalidInput(f"between 1 and {MAX_TEMPERATURE_C:,} °C", field=f"{where}.min_temperature_c")
+    if draft.min_volume_mm is not None and not all(1 <= side <= MAX_AXIS_MM for side in draft.min_volume_mm):
+        raise InvalidInput(f"each side between 1 and {MAX_AXIS_MM:,} mm", field=f"{where}.min_volume_mm")
     x, y, z = draft.min_volume_mm or (None, None, None)
     return RoutingStep(position=position, name=check_text(draft.name, field=f"{where}.name"),
                        machine_kind=kind.value, material=(draft.material or "").strip().lower() or None,
@@ -168,6 +194,10 @@ def _bom_line(session: Session, design: Design, line: BomLine) -> DesignMaterial
     quantity = parse_quantity(line.quantity_per_unit, field="bom.quantity_per_unit")
     if quantity <= 0:
         raise InvalidInput("each unit takes more than nothing", field="bom.quantity_per_unit")
+    in_stock_unit = convert(quantity, unit, parse_unit(material.unit, field="bom.unit"))
+    if in_stock_unit != in_stock_unit.quantize(Decimal("0.001")):  # stock is kept to three places
+        raise InvalidInput(f"in {material.unit}, as {material.name} is kept, that is {in_stock_unit:f}: more than "
+                           "three decimals", field="bom.quantity_per_unit")
     if not 1 <= line.step <= len(design.steps):
         raise InvalidInput(f"no step {line.step} in this routing", field="bom.step")
     return DesignMaterial(step=design.steps[line.step - 1], material_id=material.id, quantity_per_unit=quantity,

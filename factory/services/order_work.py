@@ -9,16 +9,17 @@ start at the expected arrival (or none when nothing is on order), and says so.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from factory.domain.errors import Conflict, NotFound
 from factory.domain.units import format_quantity, parse_unit
 from factory.models import Material, Operation, ProductionOrder, User, utcnow
-from factory.services import stock
+from factory.services import replenishment, stock
 from factory.services.designs import feasibility
 from factory.services.machine_time import is_row_id
-from factory.services.orders import get_order, material_needs, move, operations_of
+from factory.services.orders import get_order, lock_order, material_needs, move, operations_of
 from factory.services.sites import get_site
 
 
@@ -27,12 +28,19 @@ def plan_order(session: Session, order_id: int, *, viewer: User, by: str, site: 
     """Reserve every operation's materials; the order is `planned` once every operation is."""
     now = now or utcnow()
     order = get_order(session, order_id, viewer)
+    lock_order(session, order)
     if order.status not in ("submitted", "planned"):
         raise Conflict(f"the order is {order.status.replace('_', ' ')}; there is nothing left to plan", field="site")
     sites = _sites_for(session, order, site)
+    lacking: dict[tuple[int, int], Decimal] = {}
     for operation in operations_of(order):
         if operation.status == "waiting":
-            _plan_operation(session, operation, sites[operation.step_id], by=by, now=now)
+            for material_id, site_id, quantity in _plan_operation(session, operation, sites[operation.step_id],
+                                                                  by=by, now=now):
+                lacking[(material_id, site_id)] = lacking.get((material_id, site_id), Decimal(0)) + quantity
+    for (material_id, site_id), quantity in lacking.items():  # one card for what the whole order lacks
+        free = max(stock.balance(session, material_id, site_id).available, Decimal(0))
+        replenishment.pull_for_demand(session, material_id, site_id, quantity - free, now=now)
     if all(operation.status == "planned" for operation in operations_of(order)):
         move(order, "planned", by=by, now=now, note="materials reserved")
     session.commit()
@@ -42,8 +50,15 @@ def plan_order(session: Session, order_id: int, *, viewer: User, by: str, site: 
 def start_operation(session: Session, operation_id: int, *, by: str, now: datetime | None = None) -> Operation:
     now = now or utcnow()
     operation = _operation(session, operation_id)
+    lock_order(session, operation.job.order)
     if operation.status != "planned":
         raise Conflict(f"only a planned operation can start; this one is {operation.status}", field="status")
+    if operation.job.order.status not in ("planned", "in_progress"):
+        raise Conflict("work starts once the whole order is planned (every operation has its material)",
+                       field="status")
+    earlier = [op for op in operation.job.operations if op.position < operation.position and op.status != "done"]
+    if earlier:
+        raise Conflict(f"step {earlier[0].position} of this job is not done yet", field="status")
     operation.status, operation.started_at = "running", now
     move(operation.job.order, "in_progress", by=by, now=now, note=f"job {operation.job.number} started")
     session.commit()
@@ -54,6 +69,7 @@ def finish_operation(session: Session, operation_id: int, *, by: str, now: datet
     """Mark a running operation done: what was reserved for it is consumed; the last one finishes the order."""
     now = now or utcnow()
     operation = _operation(session, operation_id)
+    lock_order(session, operation.job.order)
     if operation.status != "running":
         raise Conflict(f"only a running operation can finish; this one is {operation.status}", field="status")
     for (material_id, site_id), _quantity in stock.reserved_for(session, operation.id).items():
@@ -66,32 +82,35 @@ def finish_operation(session: Session, operation_id: int, *, by: str, now: datet
     return operation
 
 
-def _plan_operation(session: Session, operation: Operation, site_id: int, *, by: str, now: datetime) -> None:
+def _plan_operation(session: Session, operation: Operation, site_id: int, *, by: str,
+                    now: datetime) -> list[tuple[int, int, Decimal]]:
     """Reserve what the operation still lacks at `site_id` (planning again reserves nothing twice; what an
-    earlier plan held at another site goes back)."""
+    earlier plan held at another site goes back); answer (material, site, quantity) of what is short."""
     held = stock.reserved_for(session, operation.id)
     for material_id, held_at in {key for key in held if key[1] != site_id}:
         stock.release(session, material_id, held_at, operation.id, by=by, now=now)
-    short = []
+    short, lacking = [], []
     for material_id, needed in material_needs(operation):
         quantity = needed - held.get((material_id, site_id), 0)
         if quantity <= 0:
             continue
+        stock.take_stock_turn(session, material_id)  # the balance read below stays true until commit
         available = stock.balance(session, material_id, site_id).available
         if available >= quantity:
             stock.reserve(session, material_id, site_id, quantity, operation.id, by=by, now=now)
             continue
         material = session.get(Material, material_id)
         unit = parse_unit(material.unit, field="unit")
-        arrival = stock.expected_arrival(session, material_id, site_id)
+        arrival = replenishment.expected_arrival(session, material_id, site_id)
         when = f"expected {arrival:%Y-%m-%d %H:%M} UTC" if arrival else "none on order yet"
         short.append(f"short of {material.name}: {format_quantity(quantity, unit)} needed, "
                      f"{format_quantity(max(available, 0), unit)} available ({when})")
         if arrival and (operation.earliest_start is None or arrival > operation.earliest_start):
             operation.earliest_start = arrival
-        stock.pull_replenishment(session, material_id, site_id, now=now)
+        lacking.append((material_id, site_id, quantity))
     operation.material_note = "; ".join(short)
     operation.status = "waiting" if short else "planned"
+    return lacking
 
 
 def _sites_for(session: Session, order: ProductionOrder, site: str | None) -> dict[int, int]:

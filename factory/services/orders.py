@@ -22,9 +22,11 @@ from factory.services.bookings import check_note, may_see
 from factory.services.coops import get_coop
 from factory.services.designs import feasibility, get_design
 from factory.services.machine_time import is_row_id
+from factory.services.write_turn import take_write_turn
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 MAX_QUANTITY = 10_000
+MAX_OPERATION_MINUTES = 1_000_000  # about two years: a longer operation is a typing error
 CANCELLABLE = ("submitted", "planned")
 STORED = Decimal("0.001")
 
@@ -64,6 +66,10 @@ def place_order(session: Session, draft: OrderDraft, *, viewer: User, by: str,
                             status="submitted", placed_by=by[:32], placed_at=now, updated_at=now)
     order.jobs = [_job(design, number, size) for number, size in
                   enumerate(split_into_jobs(draft.quantity, design.max_batch), start=1)]
+    longest = max(op.duration_minutes for job in order.jobs for op in job.operations)
+    if longest > MAX_OPERATION_MINUTES:
+        raise InvalidInput(f"one job's operation would take {longest:,} minutes; order fewer pieces",
+                           field="quantity")
     order.changes.append(OrderChange(at=now, by=by[:32], from_status=None, to_status="submitted"))
     session.add(order)
     session.commit()
@@ -76,6 +82,7 @@ def cancel_order(session: Session, order_id: int, *, viewer: User, by: str, reas
     now = now or utcnow()
     order = get_order(session, order_id, viewer)
     reason = check_note(reason, field="reason", max_len=500, required=True)
+    lock_order(session, order)
     if order.status not in CANCELLABLE:
         raise Conflict(f"the order is {order.status.replace('_', ' ')}; only an order not yet started can be "
                        "cancelled", field="reason")
@@ -109,6 +116,15 @@ def get_order(session: Session, order_id: int, viewer: User) -> ProductionOrder:
     if order is None or not may_see(viewer, order.coop_id):
         raise NotFound(f"no order {order_id}")
     return order
+
+
+def lock_order(session: Session, order: ProductionOrder) -> None:
+    """Take the order's write turn and read it and its operations again: of a plan, a cancel and a start
+    racing on one order, each sees what the one before it committed."""
+    take_write_turn(session, select(ProductionOrder.id).where(ProductionOrder.id == order.id))
+    session.refresh(order)
+    for operation in operations_of(order):
+        session.refresh(operation)
 
 
 def operations_of(order: ProductionOrder) -> list[Operation]:

@@ -13,13 +13,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from factory.domain.errors import Conflict, InvalidInput, NotFound
 from factory.domain.identifiers import check_slug, check_text
 from factory.domain.stock import Balance, InsufficientStock, Move, Reason, check, effect, shortfall, transfer_moves
 from factory.domain.units import Unit, parse_quantity, parse_unit
-from factory.models import Material, ReorderRule, Replenishment, Site, StockMove, utcnow
+from factory.models import DesignMaterial, Material, ReorderRule, Replenishment, Site, StockMove, utcnow
 from factory.services.machine_time import is_row_id
 from factory.services.sites import get_site
 from factory.services.write_turn import take_write_turn
@@ -64,7 +65,11 @@ def create_material(session: Session, draft: MaterialDraft, *, commit: bool = Tr
     material = Material(slug=slug)
     _apply(material, draft)
     session.add(material)
-    _done(session, commit)
+    try:
+        done(session, commit)
+    except IntegrityError:  # the same slug created a moment ago by someone else
+        session.rollback()
+        raise Conflict(f"a material {slug!r} already exists", field="slug") from None
     return material
 
 
@@ -78,8 +83,13 @@ def update_material(session: Session, slug: str, draft: MaterialDraft, *, commit
         if session.scalars(select(StockMove.id).where(StockMove.material_id == material.id)).first():
             raise Conflict(f"{material.name} has stock moves in {material.unit}; its unit cannot change",
                            field="unit")
+        used = session.scalars(select(DesignMaterial.id).where(DesignMaterial.material_id == material.id)).first()
+        ruled = session.scalars(select(ReorderRule.material_id).where(ReorderRule.material_id == material.id)).first()
+        if used is not None or ruled is not None:
+            raise Conflict(f"designs or reorder rules count {material.name} in {material.unit}; its unit cannot "
+                           "change", field="unit")
     _apply(material, draft)
-    _done(session, commit)
+    done(session, commit)
     return material
 
 
@@ -154,8 +164,8 @@ def record_move(session: Session, material_slug: str, site_slug: str, move: Move
     material = get_material(session, material_slug)
     site = get_site(session, site_slug)
     take_stock_turn(session, material.id, site.id)
-    stored = _write(session, material, site.id, move, by=by, now=now, operation_id=operation_id)
-    _done(session, commit)
+    stored = write_move(session, material, site.id, move, by=by, now=now, operation_id=operation_id)
+    done(session, commit)
     return stored
 
 
@@ -169,10 +179,10 @@ def transfer(session: Session, material_slug: str, from_site: str, to_site: str,
     out_move, in_move = transfer_moves(quantity, note=note)
     take_stock_turn(session, material.id, source.id)
     transfer_id = _next_move_id(session)  # rows are never updated, so the id is known before the insert
-    out_row = _write(session, material, source.id, out_move, by=by, now=now, transfer_id=transfer_id,
+    out_row = write_move(session, material, source.id, out_move, by=by, now=now, transfer_id=transfer_id,
                      move_id=transfer_id)
-    in_row = _write(session, material, destination.id, in_move, by=by, now=now, transfer_id=transfer_id)
-    _done(session, commit)
+    in_row = write_move(session, material, destination.id, in_move, by=by, now=now, transfer_id=transfer_id)
+    done(session, commit)
     return out_row, in_row
 
 
@@ -220,92 +230,28 @@ def reserved_for(session: Session, operation_id: int) -> dict[tuple[int, int], D
     return {(m, s): _decimal(held) for m, s, held in rows if _decimal(held) > 0}
 
 
-# --- reorder rules and kanban cards --------------------------------------------------------------------
-
-def set_reorder_rule(session: Session, material_slug: str, site_slug: str, reorder_point: Decimal | str,
-                     reorder_quantity: Decimal | str, *, now: datetime | None = None,
-                     commit: bool = True) -> ReorderRule:
-    """Set when to reorder a material at a site; a card is opened at once if stock is already below it."""
-    point = parse_quantity(reorder_point, field="reorder_point")
-    quantity = parse_quantity(reorder_quantity, field="reorder_quantity")
-    if quantity == 0:
-        raise InvalidInput("must be more than zero", field="reorder_quantity", code="not_positive")
-    material, site = get_material(session, material_slug), get_site(session, site_slug)
-    take_stock_turn(session, material.id, site.id)
-    rule = session.get(ReorderRule, (material.id, site.id))
-    if rule is None:
-        rule = ReorderRule(material_id=material.id, site_id=site.id)
-        session.add(rule)
-    rule.reorder_point, rule.reorder_quantity = point, quantity
-    session.flush()
-    _pull(session, material.id, site.id, now=now)
-    _done(session, commit)
-    return rule
-
+# --- kanban: the pull (the cards' own life is in services/replenishment.py) ---------------------------
 
 def pull_replenishment(session: Session, material_id: int, site_id: int, *,
                        now: datetime | None = None) -> Replenishment | None:
     """Open a kanban card when available stock is below the reorder point and no card is open or ordered for
     the material at the site; the new card, or None. Stored with the caller's transaction."""
     take_stock_turn(session, material_id, site_id)
-    return _pull(session, material_id, site_id, now=now)
-
-
-def mark_ordered(session: Session, card_id: int, *, expected_at: datetime, by: str, note: str = "",
-                 now: datetime | None = None, commit: bool = True) -> Replenishment:
-    now = now or utcnow()
-    if expected_at.tzinfo is None or expected_at <= now:
-        raise InvalidInput("give the expected arrival as a time in the future", field="expected_at")
-    card = _card_in_turn(session, card_id, ("open",), "ordered")
-    card.status, card.ordered_at, card.ordered_by, card.expected_at = "ordered", now, by[:32], expected_at
-    card.supplier_note = (note or "").strip()
-    _done(session, commit)
-    return card
-
-
-def mark_received(session: Session, card_id: int, *, by: str, quantity: Decimal | str | None = None,
-                  now: datetime | None = None, commit: bool = True) -> Replenishment:
-    """Close an open or ordered card and book the `received` move of its quantity (or `quantity`)."""
-    now = now or utcnow()
-    card = _card_in_turn(session, card_id, OPEN_CARDS, "received")
-    amount = card.quantity if quantity is None else parse_quantity(quantity, field="quantity")
-    move = Move(Reason.RECEIVED, amount, f"kanban card {card.id}")
-    card.status, card.received_at, card.received_by = "received", now, by[:32]
-    session.flush()
-    _write(session, _material(session, card.material_id), card.site_id, move, by=by, now=now)
-    _done(session, commit)
-    return card
-
-
-def cancel_card(session: Session, card_id: int, *, by: str, note: str = "", commit: bool = True) -> Replenishment:
-    """Cancel an open or ordered card. No new card is pulled until the next move below the reorder point."""
-    card = _card_in_turn(session, card_id, OPEN_CARDS, "cancelled")
-    card.status = "cancelled"
-    said = f": {note.strip()}" if (note or "").strip() else ""
-    card.supplier_note = "\n".join(filter(None, [card.supplier_note, f"Cancelled by {by}{said}"]))
-    _done(session, commit)
-    return card
-
-
-def expected_arrival(session: Session, material_id: int, site_id: int) -> datetime | None:
-    """When the earliest ordered card of the material at the site is expected, if any is ordered."""
-    return session.scalar(select(func.min(Replenishment.expected_at)).where(
-        Replenishment.material_id == material_id, Replenishment.site_id == site_id,
-        Replenishment.status == "ordered"))
+    return pull_in_turn(session, material_id, site_id, now=now)
 
 
 # --- helpers -------------------------------------------------------------------------------------------
 
 def _book(session: Session, material_id: int, site_id: int, move: Move, operation_id: int, *, by: str,
           now: datetime | None, commit: bool) -> StockMove:
-    material = _material(session, material_id)
+    material = material_by_id(session, material_id)
     take_stock_turn(session, material_id, site_id)
-    stored = _write(session, material, site_id, move, by=by, now=now, operation_id=operation_id)
-    _done(session, commit)
+    stored = write_move(session, material, site_id, move, by=by, now=now, operation_id=operation_id)
+    done(session, commit)
     return stored
 
 
-def _write(session: Session, material: Material, site_id: int, move: Move, *, by: str, now: datetime | None,
+def write_move(session: Session, material: Material, site_id: int, move: Move, *, by: str, now: datetime | None,
            operation_id: int | None = None, transfer_id: int | None = None,
            move_id: int | None = None) -> StockMove:
     """Check and store one move under the stock turn the caller holds, then pull replenishment."""
@@ -319,7 +265,7 @@ def _write(session: Session, material: Material, site_id: int, move: Move, *, by
                        operation_id=operation_id, transfer_id=transfer_id, note=move.note, by=by[:32])
     session.add(stored)
     session.flush()
-    _pull(session, material.id, site_id, now=now)
+    pull_in_turn(session, material.id, site_id, now=now)
     return stored
 
 
@@ -350,7 +296,7 @@ def _next_move_id(session: Session) -> int:
     return (session.scalar(select(func.max(StockMove.id))) or 0) + 1  # under SQLite's one write lock
 
 
-def _pull(session: Session, material_id: int, site_id: int, *, now: datetime | None) -> Replenishment | None:
+def pull_in_turn(session: Session, material_id: int, site_id: int, *, now: datetime | None) -> Replenishment | None:
     """pull_replenishment under the turn the caller holds."""
     pair = (ReorderRule.material_id == material_id, ReorderRule.site_id == site_id)
     rule = session.scalars(select(ReorderRule).where(*pair).execution_options(populate_existing=True)).first()
@@ -369,19 +315,7 @@ def _pull(session: Session, material_id: int, site_id: int, *, now: datetime | N
     return card
 
 
-def _card_in_turn(session: Session, card_id: int, allowed: tuple[str, ...], action: str) -> Replenishment:
-    """The card, read again under its material's stock turn, if its status allows `action`."""
-    card = session.get(Replenishment, card_id) if is_row_id(card_id) else None
-    if card is None:
-        raise NotFound(f"no replenishment card {card_id}", field="card")
-    take_stock_turn(session, card.material_id, card.site_id)
-    session.refresh(card)
-    if card.status not in allowed:
-        raise Conflict(f"this card is {card.status}; it cannot be {action}", field="status")
-    return card
-
-
-def _material(session: Session, material_id: int) -> Material:
+def material_by_id(session: Session, material_id: int) -> Material:
     material = session.get(Material, material_id) if is_row_id(material_id) else None
     if material is None:
         raise NotFound(f"no material {material_id}", field="material")
@@ -397,7 +331,7 @@ def _apply(material: Material, draft: MaterialDraft) -> None:
     material.description = (draft.description or "").strip()
 
 
-def _done(session: Session, commit: bool) -> None:
+def done(session: Session, commit: bool) -> None:
     if commit:
         session.commit()
     else:

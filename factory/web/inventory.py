@@ -21,6 +21,7 @@ from factory.domain.stock import ZERO, Reason
 from factory.domain.units import Unit, format_number, format_quantity
 from factory.domain.vocabulary import Role
 from factory.models import Material, Replenishment, Site, StockMove, utcnow
+from factory.services.replenishment import mark_ordered, mark_received
 from factory.services.sites import list_sites
 from factory.services.stock import (
     StockLine,
@@ -28,8 +29,6 @@ from factory.services.stock import (
     balances,
     get_material,
     list_materials,
-    mark_ordered,
-    mark_received,
     move_history,
     record_move,
     transfer,

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from factory.models import StockMove
-from factory.services.stock import set_reorder_rule
+from factory.services.replenishment import set_reorder_rule
 from tests.integration.booking_api import MISSING, call, conforms
 from tests.integration.conftest import api_get, assert_error, count, sqlite_only
 from tests.integration.production_api import PETG, make_works, move_body, stock_at

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from factory.models import Replenishment, StockMove
+from factory.services.replenishment import set_reorder_rule
 from factory.services.sites import get_site
-from factory.services.stock import balance, get_material, set_reorder_rule
+from factory.services.stock import balance, get_material
 from tests.integration.conftest import count, field_errors, logged_in, make_commune_with_site, submit
 from tests.integration.test_booking_pages import text
 from tests.integration.test_order_pages import make_works, reserved_cell

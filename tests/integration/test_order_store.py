@@ -5,19 +5,31 @@ co-op's orders."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
+import factory.db
 from factory.domain.capabilities import Capabilities
-from factory.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from factory.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from factory.domain.stock import Move
-from factory.services.designs import BomLine, DesignDraft, StepDraft, create_design
+from factory.models import Replenishment, User
+from factory.services.designs import BomLine, DesignDraft, StepDraft, create_design, get_design, update_design
 from factory.services.order_work import finish_operation, plan_order, start_operation
 from factory.services.orders import OrderDraft, cancel_order, get_order, list_orders, operations_of, place_order
 from factory.services.sites import get_site
-from factory.services.stock import MaterialDraft, balance, create_material, get_material, record_move
+from factory.services.stock import (
+    MaterialDraft,
+    balance,
+    create_material,
+    get_material,
+    record_move,
+    update_material,
+)
 from tests.integration.conftest import make_commune_with_site, make_coop, make_machine, make_user
 
 NOW = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
@@ -164,6 +176,104 @@ def test_planning_again_reserves_nothing_twice_and_moves_what_another_site_held(
 
     for operation in operations_of(placed):
         operation.status = "waiting"  # as if a re-plan had put it back
+    session.commit()
     plan_order(session, placed.id, viewer=works["sam"], by="steward:sam", site="south", now=NOW)
     assert balance(session, clay_id(session), north).reserved == 0
     assert balance(session, clay_id(session), south).reserved == Decimal("2.800")
+
+
+def test_four_plans_of_one_order_at_once_reserve_its_materials_once(session, engine, works):
+    placed = order(session, works, quantity=8)
+    sessions = factory.db.make_sessionmaker(engine)
+    start = threading.Barrier(4)
+
+    def plan(_n):
+        with sessions() as own:
+            steward = own.get(User, works["sam"].id)
+            start.wait(timeout=30)
+            try:
+                plan_order(own, placed.id, viewer=steward, by="steward:sam", now=NOW)
+            except DomainError as exc:
+                own.rollback()
+                return exc
+        return None
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(plan, range(4)))
+
+    assert all(outcome is None or isinstance(outcome, Conflict) for outcome in outcomes)
+    assert balance(session, clay_id(session), works["site"].id).reserved == Decimal("2.800")  # 8 × 0.35 kg
+
+
+def test_work_starts_only_on_a_planned_order_and_step_by_step(session, works):
+    placed = order(session, works, quantity=8)
+    first, second = operations_of(placed)[:2]
+
+    with pytest.raises(Conflict, match="only a planned operation"):
+        start_operation(session, first.id, by="steward:sam", now=NOW)
+    plan_order(session, placed.id, viewer=works["sam"], by="steward:sam", now=NOW)
+    with pytest.raises(Conflict, match="step 1 of this job is not done"):
+        start_operation(session, second.id, by="steward:sam", now=NOW)
+
+    start_operation(session, first.id, by="steward:sam", now=NOW)
+    finish_operation(session, first.id, by="steward:sam", now=NOW)
+    start_operation(session, second.id, by="steward:sam", now=NOW)
+    assert (first.status, second.status, placed.status) == ("done", "running", "in_progress")
+
+
+def mug_draft(**changes) -> DesignDraft:
+    draft = dict(slug="mug", name="Stoneware mug", licence="CC-BY-SA-4.0", source_url="https://example.org/mug",
+                 version="1.3", max_batch=8,
+                 steps=(StepDraft("bisque firing", "kiln", "480", 30, min_temperature_c=1000, batch_capacity=40,
+                                  setup_family="bisque"),
+                        StepDraft("glaze firing", "kiln", "600", 30, min_temperature_c=1240, batch_capacity=40,
+                                  setup_family="glaze")),
+                 bom=(BomLine("stoneware", "350", "g", step=1), BomLine("glaze", "40", "ml", step=2)))
+    return DesignDraft(**{**draft, **changes})
+
+
+def test_a_design_nobody_ordered_can_change_its_routing(session, works):
+    update_design(session, "mug", mug_draft(steps=(StepDraft("single firing", "kiln", "700", 30,
+                                                             min_temperature_c=1240, batch_capacity=40),),
+                                            bom=(BomLine("stoneware", "400", "g"),)))
+
+    design = get_design(session, "mug")
+    assert [(s.position, s.name) for s in design.steps] == [(1, "single firing")]
+    assert [line.quantity_per_unit for line in design.materials] == [Decimal("400.000")]
+
+
+def test_an_ordered_design_keeps_its_routing_but_may_change_its_name(session, works):
+    order(session, works)
+
+    with pytest.raises(Conflict):
+        update_design(session, "mug", mug_draft(bom=(BomLine("stoneware", "5", "kg", step=1),
+                                                     BomLine("glaze", "40", "ml", step=2))))
+    session.rollback()
+    update_design(session, "mug", mug_draft(name="Stoneware mug, speckled"))
+    assert get_design(session, "mug").name == "Stoneware mug, speckled"
+
+
+def test_a_bill_of_materials_finer_than_the_stock_is_kept_is_refused(session, works):
+    with pytest.raises(InvalidInput) as refused:
+        create_design(session, mug_draft(slug="thimble", bom=(BomLine("stoneware", "0.5", "g"),)))
+
+    assert refused.value.field == "bom.quantity_per_unit"
+
+
+def test_an_operation_short_of_material_pulls_a_card_for_what_it_lacks(session, works):
+    placed = order(session, works, quantity=100)  # 35 kg of clay, 30 kg in stock, no reorder rule
+
+    plan_order(session, placed.id, viewer=works["sam"], by="steward:sam", now=NOW)
+
+    cards = session.scalars(select(Replenishment).where(Replenishment.material_id == clay_id(session))).all()
+    assert [(card.status, card.shortfall) for card in cards] == [("open", Decimal("5.000"))]
+
+
+def test_a_materials_unit_is_fixed_once_a_design_counts_in_it(session, works):
+    create_material(session, MaterialDraft("wax", "Casting wax", "kg"))
+    create_design(session, mug_draft(slug="candle", bom=(BomLine("wax", "200", "g"),)))
+
+    with pytest.raises(Conflict) as refused:
+        update_material(session, "wax", MaterialDraft("wax", "Casting wax", "piece"))
+
+    assert refused.value.field == "unit"

@@ -20,25 +20,21 @@ import factory.db
 from factory.domain.errors import Conflict, InvalidInput, NotFound
 from factory.domain.stock import Balance, InsufficientStock, Move, Reason, check, effect
 from factory.models import Design, Job, Operation, ProductionOrder, Replenishment, RoutingStep, Site, StockMove
+from factory.services.replenishment import cancel_card, expected_arrival, mark_ordered, mark_received, set_reorder_rule
 from factory.services.sites import get_site
 from factory.services.stock import (
     MaterialDraft,
     balance,
     balances,
-    cancel_card,
     consume,
     create_material,
-    expected_arrival,
     get_material,
     list_materials,
-    mark_ordered,
-    mark_received,
     move_history,
     record_move,
     release,
     reserve,
     reserved_for,
-    set_reorder_rule,
     transfer,
     update_material,
 )
