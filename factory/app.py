@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         bookings,
         calendar,
         catalogue,
+        design_admin,
         errors,
         filters,
         inventory,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(notifications.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(catalogue.bp)
+    app.register_blueprint(design_admin.bp)
     app.register_blueprint(orders.bp)
     app.register_blueprint(inventory.bp)
     app.register_blueprint(api)

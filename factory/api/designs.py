@@ -1,16 +1,17 @@
 """/api/v1/designs: the catalogue of open designs, with their routing, bill of materials and whether the
-commune's machines can make them (any role may read it)."""
+commune's machines can make them (any role may read it; stewards and admins publish and change designs)."""
 
 from __future__ import annotations
 
 from flask import jsonify
 
 from factory.api import api
-from factory.api.parsing import query
+from factory.api.design_body import bom_errors, design_draft
+from factory.api.parsing import query, require_steward
 from factory.api.stock import quantity_text
 from factory.app import db
 from factory.models import Design, RoutingStep
-from factory.services.designs import StepCheck, feasibility, get_design, list_designs
+from factory.services.designs import StepCheck, create_design, feasibility, get_design, list_designs, update_design
 
 
 @api.get("/designs")
@@ -24,6 +25,25 @@ def designs_index():
 @api.get("/designs/<slug>")
 def designs_show(slug: str):
     design = get_design(db(), slug)
+    return jsonify(design_json(design, feasibility(db(), design)))
+
+
+@api.post("/designs")
+def designs_create():
+    require_steward("publish designs")
+    draft = design_draft()
+    with bom_errors():
+        design = create_design(db(), draft)
+    return jsonify(design_json(design, feasibility(db(), design))), 201, {"Location": f"/api/v1/designs/{design.slug}"}
+
+
+@api.put("/designs/<slug>")
+def designs_update(slug: str):
+    require_steward("change designs")
+    get_design(db(), slug)  # an unknown design is a 404 before its body is read
+    draft = design_draft(slug=slug)
+    with bom_errors():
+        design = update_design(db(), slug, draft)
     return jsonify(design_json(design, feasibility(db(), design)))
 
 

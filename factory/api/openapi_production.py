@@ -54,14 +54,32 @@ ORDER_RULE = "a rule the order breaks, `field` naming it: a quantity outside 1..
 ORDER_ID = [_path("order_id")]
 NOT_SEEN = "no such order, or another co-op's (for a member)"
 
+DESIGN_RULE = "a rule the design breaks, `field` naming it (`steps.2.minutes_per_unit`, `bom.unit`): a licence " \
+              "that is not an SPDX identifier, a source that is not an http(s) link, no steps, an unknown machine " \
+              "kind, minutes or a batch out of range, an unknown material (`bom.material`), a unit of another " \
+              "kind than the material's, a BOM line naming no step of the routing"
+SLUG = [{"name": "slug", "in": "path", "required": True, "schema": TEXT}]
+
 PATHS = {
-    "/designs": {"get": _op(
-        "listDesigns", "The catalogue of open designs, by name, each with whether the commune can make it",
-        ("200", _json(_ref("DesignList"), "the active designs")), e400="a query parameter (there are none)")},
-    "/designs/{slug}": {"get": _op(
-        "getDesign", "One design with its routing, bill of materials and feasibility",
-        ("200", _json(_ref("Design"), "the design")),
-        parameters=[{"name": "slug", "in": "path", "required": True, "schema": TEXT}], e404="no such design")},
+    "/designs": {
+        "get": _op("listDesigns", "The catalogue of open designs, by name, each with whether the commune can make it",
+                   ("200", _json(_ref("DesignList"), "the active designs")), e400="a query parameter (there are none)"),
+        "post": _op("createDesign", "Publish an open design with its routing and bill of materials (stewards and "
+                    "admins)", ("201", _json(_ref("Design"), "the design, as GET answers it")),
+                    body="DesignRequest", e400=f"{MALFORMED}; a field of the wrong type",
+                    e403=f"{STEWARDS_ONLY} publish designs", e409="a design with this slug exists (`slug`)",
+                    e422=DESIGN_RULE),
+    },
+    "/designs/{slug}": {
+        "get": _op("getDesign", "One design with its routing, bill of materials and feasibility",
+                   ("200", _json(_ref("Design"), "the design")), parameters=SLUG, e404="no such design"),
+        "put": _op("updateDesign", "Change a design, the whole of it (stewards and admins); its routing and bill "
+                   "of materials only while no order uses it",
+                   ("200", _json(_ref("Design"), "the design as changed")), body="DesignChange", parameters=SLUG,
+                   e400=f"{MALFORMED}; a field of the wrong type", e403=f"{STEWARDS_ONLY} change designs",
+                   e404="no such design", e409="orders use the design and the routing or BOM would change "
+                   "(`steps`): publish a new design instead", e422=DESIGN_RULE),
+    },
     "/orders": {
         "get": _op("listOrders", "Production orders, newest first; a member gets only their co-op's",
                    ("200", _json(_ref("OrderList"), "the orders")),
@@ -134,6 +152,28 @@ DESIGN = {"type": "object", "properties": {
     "bom": {"type": "array", "items": BOM_LINE},
     "makeable": {"type": "boolean", "description": "every step has a capable machine"},
     "missing": {"type": "array", "items": TEXT, "description": "what is missing, a sentence per step"}}}
+STEP_REQUEST = {"type": "object", "required": ["name", "machine_kind", "minutes_per_unit"],
+                "additionalProperties": False, "properties": {
+    "name": TEXT, "machine_kind": KIND,
+    "minutes_per_unit": {"type": "string", "description": "decimal, at most two places; per run for a batched step"},
+    "setup_minutes": {"type": "integer", "minimum": 0, "default": 0},
+    "material": {"type": ["string", "null"], "description": "the material a machine must take"},
+    "min_volume_mm": {"type": ["array", "null"], "items": ID, "minItems": 3, "maxItems": 3},
+    "min_temperature_c": NULLABLE_INT, "setup_family": {"type": ["string", "null"]},
+    "batch_capacity": {"type": ["integer", "null"], "description": "pieces one run holds (a firing)"}}}
+BOM_REQUEST = {"type": "object", "required": ["material", "quantity_per_unit", "unit"],
+               "additionalProperties": False, "properties": {
+    "material": {"type": "string", "description": "material slug"},
+    "quantity_per_unit": {"type": "string", "description": "decimal; in stock's unit, at most three places"},
+    "unit": {"type": "string", "description": "a unit of the material's kind: g, kg, ml, l, piece…"},
+    "step": {"type": "integer", "minimum": 1, "default": 1, "description": "position of the step using it"}}}
+DESIGN_CHANGE = {
+    "name": TEXT, "licence": {"type": "string", "description": "SPDX identifier"},
+    "source_url": {"type": "string", "format": "uri"}, "version": TEXT, "summary": TEXT,
+    "max_batch": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
+    "active": {"type": "boolean", "default": True},
+    "steps": {"type": "array", "items": STEP_REQUEST, "minItems": 1}, "bom": {"type": "array", "items": BOM_REQUEST}}
+DESIGN_REQUIRED = ["name", "licence", "source_url", "version", "steps", "bom"]
 OPERATION = {"type": "object", "properties": {
     "id": ID, "position": ID, "step": TEXT, "machine_kind": KIND,
     "status": {"type": "string", "enum": OPERATION_STATUSES}, "duration_minutes": ID,
@@ -198,6 +238,10 @@ SCHEMAS = {
             "code": TEXT, "message": TEXT, "field": TEXT, "on_hand": QUANTITY, "reserved": QUANTITY,
             "available": QUANTITY, "asked": QUANTITY}}}},
     "Design": _closed(DESIGN), "DesignList": _list("Design"),
+    "DesignRequest": {"type": "object", "required": ["slug", *DESIGN_REQUIRED], "additionalProperties": False,
+                      "properties": {"slug": TEXT, **DESIGN_CHANGE}},
+    "DesignChange": {"type": "object", "required": DESIGN_REQUIRED, "additionalProperties": False,
+                     "properties": DESIGN_CHANGE},
     "Operation": _closed(OPERATION),
     "Order": {"type": "object", "required": list(ORDER_PROPERTIES), "properties": ORDER_PROPERTIES},
     "OrderDetail": {"type": "object", "required": list(DETAIL_PROPERTIES), "properties": DETAIL_PROPERTIES},

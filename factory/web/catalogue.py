@@ -1,7 +1,8 @@
 """The catalogue of open designs: every role sees each design's licence, source, what one piece takes and
 how it is made, and whether the commune's machines can make it (or which capability is missing).
 
-Demo designs come from the seed; stewards publish more through the API or the service (no page yet).
+Demo designs come from the seed; stewards publish more and change them through the API or the design pages
+(factory.web.design_admin), linked from here.
 This module also registers the production pages' filters: `quantity` (exact, with its unit) and
 `minutes` (a duration in words).
 """
@@ -81,14 +82,20 @@ def may_order() -> bool:
     return role.manages_registry or (role is Role.MEMBER and current_user.coop_id is not None)
 
 
+def may_manage() -> bool:
+    """Stewards and admins publish and change designs."""
+    return Role(current_user.role).manages_registry
+
+
 @bp.get("")
 @login_required
 def index():
     return render_template("catalogue/index.html", cards=[design_view(d) for d in list_designs(db())],
-                           may_order=may_order())
+                           may_order=may_order(), may_manage=may_manage())
 
 
 @bp.get("/<slug>")
 @login_required
 def detail(slug: str):
-    return render_template("catalogue/detail.html", card=design_view(get_design(db(), slug)), may_order=may_order())
+    return render_template("catalogue/detail.html", card=design_view(get_design(db(), slug)), may_order=may_order(),
+                           may_manage=may_manage())
