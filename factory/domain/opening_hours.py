@@ -41,6 +41,14 @@ def parse_week(texts: Mapping[str, str]) -> Week:
     return {day: parse_day(texts.get(name, ""), field=f"hours_{name}") for day, name in enumerate(WEEKDAYS)}
 
 
+def week_of(rows) -> Week:
+    """A Week from rows with `weekday`, `opens_min` and `closes_min` (a site's opening hours, a lease's windows)."""
+    week: Week = {day: () for day in range(7)}
+    for row in rows:
+        week[row.weekday] = (*week[row.weekday], (row.opens_min, row.closes_min))
+    return week
+
+
 def format_day(intervals: tuple[Interval, ...]) -> str:
     if not intervals:
         return "closed"

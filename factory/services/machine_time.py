@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from factory.domain.booking_rules import FOREVER, BookingRules, Busy, Kind, MachineCalendar, describe
 from factory.domain.errors import Conflict
 from factory.domain.local_time import Span, weekly_spans
-from factory.domain.opening_hours import Week
+from factory.domain.opening_hours import Week, week_of
 from factory.models import Lease, Machine, Reservation
 from factory.models.bookings import OVERLAP_CONSTRAINT
 from factory.services.machines import OUT_OF_USE
@@ -118,10 +118,7 @@ def lease_spans(lease: Lease, zone: ZoneInfo, start: datetime, end: datetime) ->
 
 
 def lease_week(lease: Lease) -> Week:
-    week: Week = {day: () for day in range(7)}
-    for window in lease.windows:
-        week[window.weekday] = (*week[window.weekday], (window.opens_min, window.closes_min))
-    return week
+    return week_of(lease.windows)
 
 
 def breakdown(machine: Machine) -> Busy | None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from factory.domain.errors import Conflict, InvalidInput, NotFound
 from factory.domain.identifiers import check_slug, check_text
-from factory.domain.opening_hours import Week
+from factory.domain.opening_hours import Week, week_of
 from factory.models import Commune, OpeningHours, Site
 
 
@@ -69,10 +69,7 @@ def update_site(session: Session, slug: str, draft: SiteDraft) -> Site:
 
 
 def site_week(site: Site) -> Week:
-    week: Week = {day: () for day in range(7)}
-    for row in site.opening_hours:
-        week[row.weekday] = (*week[row.weekday], (row.opens_min, row.closes_min))
-    return week
+    return week_of(site.opening_hours)
 
 
 def _apply(site: Site, draft: SiteDraft) -> None:
