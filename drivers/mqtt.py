@@ -187,7 +187,8 @@ class MqttClient:
         self._lock = threading.Lock()
         self._connected = threading.Event()
         self._ready = threading.Event()
-        self._resubscribe_mid: int | None = None
+        self._unconfirmed_subscribes: set[int] = set()  # SUBSCRIBE mids the broker has not answered yet
+        self._early_subacks: set[int] = set()  # SUBACKs handled before subscribe() had recorded their mid
         self._started = False
         self._stopping = False
         self.handler_errors = 0
@@ -265,7 +266,10 @@ class MqttClient:
 
     @property
     def ready(self) -> threading.Event:
-        """Set while connected once the broker has confirmed the subscriptions made at connect time."""
+        """Set while connected and every subscription sent so far is confirmed by the broker (SUBACK).
+
+        Cleared by a `subscribe()` made while connected until its SUBACK arrives, so waiting on it after
+        subscribing means the broker will route matching messages to this client."""
         return self._ready
 
     # --- publishing ---
@@ -319,7 +323,25 @@ class MqttClient:
         self._subscriptions[topic_filter] = handler
         self._client.message_callback_add(match_filter, self._guarded(handler))
         if self._connected.is_set():
-            self._client.subscribe([self._subscription(topic_filter)])
+            self._ready.clear()
+            rc, mid = self._client.subscribe([self._subscription(topic_filter)])
+            if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self._await_suback(mid)
+            # else the connection dropped meanwhile: the reconnect subscribes to everything again
+
+    def _await_suback(self, mid: int) -> None:
+        """Record a SUBSCRIBE sent; its SUBACK may already have been handled in the network thread."""
+        self._pair_suback(mid, found_in=self._early_subacks, else_into=self._unconfirmed_subscribes)
+
+    def _pair_suback(self, mid: int, *, found_in: set[int], else_into: set[int]) -> None:
+        with self._lock:
+            if mid in found_in:
+                found_in.discard(mid)
+            else:
+                else_into.add(mid)
+            confirmed = not self._unconfirmed_subscribes
+        if confirmed and self._connected.is_set():
+            self._ready.set()
 
     def _subscription(self, topic_filter: str) -> tuple[str, SubscribeOptions] | tuple[str, int]:
         if self.options.protocol == 5:  # retained messages only for a new subscription, not a resumed one
@@ -359,8 +381,12 @@ class MqttClient:
         self._connected.set()
         logger.info("connected to %s as %s (session %s)", self.address.url(), self.client_id,
                     "resumed" if flags.session_present else "new")
+        with self._lock:
+            self._unconfirmed_subscribes.clear()
+            self._early_subacks.clear()
         if self._subscriptions:
-            _rc, self._resubscribe_mid = client.subscribe([self._subscription(name) for name in self._subscriptions])
+            _rc, mid = client.subscribe([self._subscription(name) for name in list(self._subscriptions)])
+            self._await_suback(mid)
         else:
             self._ready.set()
         if self._on_connect_hook is not None:
@@ -401,8 +427,7 @@ class MqttClient:
         refused = [str(code) for code in reason_codes if code.is_failure]
         if refused:
             logger.warning("broker refused subscription(s) (mid %d): %s", mid, ", ".join(refused))
-        if mid == self._resubscribe_mid:
-            self._ready.set()
+        self._pair_suback(mid, found_in=self._unconfirmed_subscribes, else_into=self._early_subacks)
 
     @_never_raises
     def _handle_unmatched(self, client: paho.Client, _userdata: object, message: paho.MQTTMessage) -> None:

@@ -94,6 +94,18 @@ def test_publishes_made_while_the_broker_is_down_are_sent_when_it_returns(broker
     assert inbox.wait_for(lambda messages: {m.payload for m in messages} >= expected, WAIT)
 
 
+def test_a_subscription_made_after_connecting_is_confirmed_before_ready_is_set_again(broker, make_client):
+    ingest = make_client(broker, "factory", "ingest").start()
+    machine = make_client(broker, "printer-1", "printer-1").start()
+    assert ingest.ready.wait(WAIT) and machine.connected.wait(WAIT)
+    for n in range(20):  # each new filter: once ready, a message published at once must be routed to it
+        inbox = Inbox()
+        ingest.subscribe(f"mf/north/printer-1/probe-{n}", inbox)
+        assert ingest.ready.wait(WAIT)
+        assert machine.publish(f"mf/north/printer-1/probe-{n}", b"p").wait(WAIT)
+        assert inbox.wait_for_payload(b"p", WAIT), f"probe {n} was published before the broker had the filter"
+
+
 def test_handler_exception_is_logged_and_counted_and_delivery_goes_on(broker, make_client, caplog):
     seen: list[bytes] = []
 
