@@ -104,9 +104,10 @@ def revoke_token_command(ctx: Context, token_id: int) -> None:
         click.echo(f"token {token.id} ({token.name}) of {token.user.login} is revoked")
 
 
-from factory.cli_telemetry import COMMANDS  # noqa: E402  (commands that need the group defined above)
+from factory.cli_plan import COMMANDS as PLAN_COMMANDS  # noqa: E402  (commands that need the group defined above)
+from factory.cli_telemetry import COMMANDS  # noqa: E402
 
-for command in COMMANDS:
+for command in COMMANDS + PLAN_COMMANDS:
     cli.add_command(command)
 
 

@@ -27,6 +27,7 @@ class Settings:
     display_time_zone: str = "UTC"
     telemetry_raw_hours: int = 48
     telemetry_keep_days: int = 90
+    plan_seconds: float = 5.0  # the solver's time limit per re-plan
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -52,7 +53,13 @@ class Settings:
         keep_days = _positive_int(env, "FACTORY_TELEMETRY_KEEP_DAYS", 90)
         if keep_days * 24 < raw_hours:
             raise ConfigError("FACTORY_TELEMETRY_KEEP_DAYS must cover FACTORY_TELEMETRY_RAW_HOURS")
-        return cls(database_url, secret_key, mqtt_url, instance_dir, tz, raw_hours, keep_days)
+        try:
+            plan_seconds = float(env.get("FACTORY_PLAN_SECONDS", "5"))
+        except ValueError:
+            plan_seconds = 0.0
+        if not 0.5 <= plan_seconds <= 300:
+            raise ConfigError("FACTORY_PLAN_SECONDS must be a number of seconds from 0.5 to 300")
+        return cls(database_url, secret_key, mqtt_url, instance_dir, tz, raw_hours, keep_days, plan_seconds)
 
 
 def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:

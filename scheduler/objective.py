@@ -3,7 +3,9 @@
 The factory objective ranks, in this order: operations left unplanned, weighted tardiness, fairness
 between co-ops (the worst co-op's tardiness), stability (operations moved against the previous plan),
 then flow (time a job spends in the shop, plus finishing early: demand-pull wants work done close to
-when it is needed, not as early as possible). The order is kept by weights rather than by strict
+when it is needed, not as early as possible). `Objective.PROMPT` counts flow from the job's release to its
+end instead, without earliness: work is done as soon as it can be (the factory app's choice, so machines do
+not stand idle while orders wait). The order is kept by weights rather than by strict
 lexicographic solves: a strict order would move a hundred operations to save one minute of lateness,
 which no steward wants, and would need numbers past 64 bits on large factories.
 """
@@ -58,11 +60,12 @@ def terms(problem: Problem, assignments: Iterable[Placement], unplanned_count: i
         if job.id not in spans:
             continue
         first_start, end = spans[job.id]
-        flow += end - first_start
+        prompt = problem.objective is Objective.PROMPT
+        flow += end - job.release if prompt else end - first_start
         if job.due is not None:
             tardiness += job.weight * max(0, end - job.due)
             per_coop[job.coop] += max(0, end - job.due)
-            flow += max(0, job.due - end)
+            flow += 0 if prompt else max(0, job.due - end)
     return {"unplanned": unplanned_count, "tardiness": tardiness, "fairness": max(per_coop.values(), default=0),
             "moved": moved(problem, assignments), "flow": flow}
 

@@ -26,6 +26,7 @@ class BlockKind(StrEnum):
 class Objective(StrEnum):
     TARDINESS = "tardiness"  # the factory's lexicographic objective (see scheduler/README.md)
     MAKESPAN = "makespan"  # the classic benchmarks
+    PROMPT = "prompt"  # as tardiness, but flow is release to end: done as soon as it can be, never held back
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from factory.models.bookings import (
 from factory.models.commune import Commune, Coop, Member, OpeningHours, Site
 from factory.models.machines import Machine, MachineStateChange
 from factory.models.notices import CalendarFeed, Notification
+from factory.models.planning import MachineCommand, PlanAssignment, PlanTrigger, PlanUnplanned, PlanVersion
 from factory.models.production import Design, DesignMaterial, Job, Operation, OrderChange, ProductionOrder, RoutingStep
 from factory.models.stock import Material, ReorderRule, Replenishment, StockMove
 from factory.models.telemetry import IngestCounter, MachineCredential, MachineEvent, TelemetrySample
@@ -21,7 +22,9 @@ from factory.models.users import ApiToken, User
 
 __all__ = ["ApiToken", "Base", "Booking", "BookingSeries", "CalendarFeed", "Commune", "Coop", "Design",
            "DesignMaterial", "IngestCounter", "Job", "Lease", "LeaseRelease", "LeaseWindow", "Machine",
-           "MachineCredential", "MachineEvent", "MachineStateChange", "MaintenanceWindow", "Material", "Member",
-           "Notification", "OpeningHours", "Operation", "OrderChange", "ProductionOrder", "ReorderRule",
+           "MachineCommand", "MachineCredential", "MachineEvent", "MachineStateChange", "MaintenanceWindow",
+           "Material", "Member",
+           "Notification", "OpeningHours", "Operation", "OrderChange", "PlanAssignment", "PlanTrigger",
+           "PlanUnplanned", "PlanVersion", "ProductionOrder", "ReorderRule",
            "Replenishment", "Reservation", "ReservationChange", "RoutingStep", "Site", "StockMove",
            "TelemetrySample", "UTCDateTime", "User", "utcnow"]

@@ -167,7 +167,7 @@ class Job(Base):
 
 
 class Operation(Base):
-    """One routing step of one job. Planned times and machine are set by the planner (issue 7)."""
+    """One routing step of one job. `machine_id`, `planned_start` and `planned_end` are the plan in force's."""
 
     __tablename__ = "operation"
     __table_args__ = (
@@ -189,7 +189,11 @@ class Operation(Base):
     planned_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A steward's pin (issue 7): the planner keeps the operation on this machine at this start.
+    pinned_machine_id: Mapped[str | None] = mapped_column(ForeignKey("machine.id"))
+    pinned_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     job: Mapped[Job] = relationship(back_populates="operations")
     step: Mapped[RoutingStep] = relationship()
-    machine: Mapped[Machine | None] = relationship()
+    machine: Mapped[Machine | None] = relationship(foreign_keys=[machine_id])
+    pinned_machine: Mapped[Machine | None] = relationship(foreign_keys=[pinned_machine_id])

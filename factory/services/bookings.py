@@ -30,6 +30,7 @@ from factory.services.machine_time import (
 )
 from factory.services.machines import get_machine
 from factory.services.notifications import notify
+from factory.services.plan_triggers import request_replan
 
 MAX_PURPOSE = 500
 MAX_REASON = 500
@@ -68,6 +69,7 @@ def create_booking(session: Session, draft: BookingDraft, *, by: str, now: datet
     booking.changes.append(ReservationChange(at=now, by=by[:32], action="created", starts_at=span.start,
                                              ends_at=span.end))
     session.add(booking)
+    request_replan(session, "booking", f"booked {machine.id} {span.start:%Y-%m-%d %H:%M}", now=now)
     if commit:
         commit_reservations(session)
     return booking
@@ -99,6 +101,7 @@ def update_booking(session: Session, booking_id: int, *, starts_at: datetime, en
                                              starts_at=span.start, ends_at=span.end))
     notify(session, booking.coop_id, f"Booking of {booking.machine.name} changed",
            f"Was {before}, now {span_text(span, _zone(booking))}. Reason: {reason}", f"/bookings/{booking.id}")
+    request_replan(session, "booking", f"booking {booking.id} moved", now=now)
     commit_reservations(session)
     return booking
 
@@ -122,6 +125,7 @@ def cancel_booking(session: Session, booking_id: int, *, reason: str, by: str, n
         notify(session, booking.coop_id, f"Booking of {booking.machine.name} cancelled",
                f"{span_text(Span(booking.starts_at, booking.ends_at), _zone(booking))}. Reason: {reason}",
                f"/bookings/{booking.id}")
+    request_replan(session, "booking", f"booking {booking.id} cancelled", now=now)
     if commit:
         session.commit()
     return booking

@@ -31,6 +31,7 @@ from factory.services.machine_time import (
 )
 from factory.services.machines import get_machine
 from factory.services.notifications import notify
+from factory.services.plan_triggers import request_replan
 
 MAX_LEASE_DAYS = 731
 MAX_RENT = Decimal("10000")
@@ -96,6 +97,7 @@ def approve_lease(session: Session, lease_id: int, *, by: str, note: str = "",
     honoured = bookings_inside(session, lease, now)
     notify(session, lease.coop_id, f"Lease of {lease.machine.name} approved",
            f"{lease_summary(lease)}. {note}".strip(), f"/leases/{lease.id}")
+    request_replan(session, "booking", f"lease {lease.id} of {lease.machine_id} approved", now=now)
     session.commit()
     return lease, honoured
 
@@ -137,6 +139,7 @@ def release_day(session: Session, lease_id: int, on_date: date, *, viewer: User,
     lease.releases.append(release)
     notify(session, lease.coop_id, f"{lease.machine.name} released to the pool on {on_date}",
            reason or f"by {by}", f"/leases/{lease.id}")
+    request_replan(session, "booking", f"lease {lease.id}: {on_date} released", now=now)
     session.commit()
     return release
 

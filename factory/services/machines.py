@@ -14,6 +14,7 @@ from factory.domain.errors import Conflict, InvalidInput, NotFound
 from factory.domain.identifiers import check_slug, check_text
 from factory.domain.vocabulary import MachineKind, MachineState
 from factory.models import Machine, MachineStateChange, Site, utcnow
+from factory.services.plan_triggers import request_replan
 from factory.services.sites import get_site
 
 # States in which a machine cannot be booked until it is back (DESIGN.md: breakdowns block machines).
@@ -108,6 +109,8 @@ def change_state(session: Session, machine_id: str, state: str, *, by: str, reas
     if new.value == machine.state:
         if expected_back_at is not None:
             machine.expected_back_at = expected_back_at
+            request_replan(session, "machine_down", f"{machine.id} expected back {expected_back_at:%Y-%m-%d %H:%M}",
+                           now=at)
             session.commit()
         return machine
     if at < machine.state_since:
@@ -115,8 +118,12 @@ def change_state(session: Session, machine_id: str, state: str, *, by: str, reas
                        f"({machine.state} since {machine.state_since:%Y-%m-%d %H:%M:%S} UTC)", field="at")
     machine.state_changes.append(MachineStateChange(
         from_state=machine.state, to_state=new.value, at=at, source=by[:32], reason=reason.strip()))
+    was_available = machine.available
     machine.state, machine.state_since = new.value, at
     machine.expected_back_at = expected_back_at
+    if was_available != machine.available:
+        request_replan(session, "machine_up" if machine.available else "machine_down",
+                       f"{machine.id} {new.value} (by {by})", now=at)
     session.commit()
     return machine
 

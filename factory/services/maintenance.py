@@ -35,6 +35,7 @@ from factory.services.machine_time import (
 )
 from factory.services.machines import get_machine
 from factory.services.notifications import notify
+from factory.services.plan_triggers import request_replan
 
 RESOLUTIONS = ("move", "cancel", "defer")
 MAX_WINDOW = timedelta(days=31)
@@ -103,6 +104,7 @@ def schedule_maintenance(session: Session, draft: MaintenanceDraft, *, by: str, 
     session.add(window)
     result.window = window
     _tell_lessees(session, machine, span, purpose)
+    request_replan(session, "maintenance", f"maintenance of {machine.id} {span.start:%Y-%m-%d %H:%M}", now=now)
     commit_reservations(session)
     return result
 
@@ -140,6 +142,7 @@ def cancel_maintenance(session: Session, window_id: int, *, reason: str, by: str
     window.status, window.cancel_reason, window.cancelled_at, window.cancelled_by = "cancelled", reason, now, by[:32]
     window.changes.append(ReservationChange(at=now, by=by[:32], action="cancelled", reason=reason,
                                             starts_at=window.starts_at, ends_at=window.ends_at))
+    request_replan(session, "maintenance", f"maintenance {window.id} cancelled", now=now)
     session.commit()
     return window
 

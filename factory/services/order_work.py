@@ -20,6 +20,7 @@ from factory.services import replenishment, stock
 from factory.services.designs import feasibility
 from factory.services.machine_time import is_row_id
 from factory.services.orders import get_order, lock_order, material_needs, move, operations_of
+from factory.services.plan_triggers import request_replan
 from factory.services.sites import get_site
 
 
@@ -35,12 +36,10 @@ def plan_order(session: Session, order_id: int, *, viewer: User, by: str, site: 
     lacking: dict[tuple[int, int], Decimal] = {}
     for operation in operations_of(order):
         if operation.status == "waiting":
-            for material_id, site_id, quantity in _plan_operation(session, operation, sites[operation.step_id],
-                                                                  by=by, now=now):
+            for material_id, site_id, quantity in reserve_operation(session, operation, sites[operation.step_id],
+                                                                    by=by, now=now):
                 lacking[(material_id, site_id)] = lacking.get((material_id, site_id), Decimal(0)) + quantity
-    for (material_id, site_id), quantity in lacking.items():  # one card for what the whole order lacks
-        free = max(stock.balance(session, material_id, site_id).available, Decimal(0))
-        replenishment.pull_for_demand(session, material_id, site_id, quantity - free, now=now)
+    pull_lacking(session, lacking, now=now)
     if all(operation.status == "planned" for operation in operations_of(order)):
         move(order, "planned", by=by, now=now, note="materials reserved")
     session.commit()
@@ -61,6 +60,7 @@ def start_operation(session: Session, operation_id: int, *, by: str, now: dateti
         raise Conflict(f"step {earlier[0].position} of this job is not done yet", field="status")
     operation.status, operation.started_at = "running", now
     move(operation.job.order, "in_progress", by=by, now=now, note=f"job {operation.job.number} started")
+    request_replan(session, "operation_started", f"operation {operation.id} started by {by}", now=now)
     session.commit()
     return operation
 
@@ -72,18 +72,31 @@ def finish_operation(session: Session, operation_id: int, *, by: str, now: datet
     lock_order(session, operation.job.order)
     if operation.status != "running":
         raise Conflict(f"only a running operation can finish; this one is {operation.status}", field="status")
-    for (material_id, site_id), _quantity in stock.reserved_for(session, operation.id).items():
-        stock.consume(session, material_id, site_id, operation.id, by=by, now=now)
-    operation.status, operation.finished_at = "done", now
-    order = operation.job.order
-    if all(op.status == "done" for op in operations_of(order)):
-        move(order, "done", by=by, now=now)
+    complete_operation(session, operation, by=by, now=now)
+    request_replan(session, "operation_finished", f"operation {operation.id} marked done by {by}", now=now)
     session.commit()
     return operation
 
 
-def _plan_operation(session: Session, operation: Operation, site_id: int, *, by: str,
-                    now: datetime) -> list[tuple[int, int, Decimal]]:
+def complete_operation(session: Session, operation: Operation, *, by: str, now: datetime) -> None:
+    """The operation is done: what was reserved for it is consumed; the order's last one finishes the order."""
+    for (material_id, site_id), _quantity in stock.reserved_for(session, operation.id).items():
+        stock.consume(session, material_id, site_id, operation.id, by=by, now=now)
+    operation.status, operation.finished_at = "done", now
+    order = operation.job.order
+    if all(op.status in ("done", "cancelled") for op in operations_of(order)):
+        move(order, "done", by=by, now=now)
+
+
+def pull_lacking(session: Session, lacking: dict[tuple[int, int], Decimal], *, now: datetime) -> None:
+    """One kanban card per (material, site) for what the operations planned together lack beyond the stock."""
+    for (material_id, site_id), quantity in lacking.items():
+        free = max(stock.balance(session, material_id, site_id).available, Decimal(0))
+        replenishment.pull_for_demand(session, material_id, site_id, quantity - free, now=now)
+
+
+def reserve_operation(session: Session, operation: Operation, site_id: int, *, by: str,
+                      now: datetime) -> list[tuple[int, int, Decimal]]:
     """Reserve what the operation still lacks at `site_id` (planning again reserves nothing twice; what an
     earlier plan held at another site goes back); answer (material, site, quantity) of what is short."""
     held = stock.reserved_for(session, operation.id)

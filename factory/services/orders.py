@@ -22,6 +22,7 @@ from factory.services.bookings import check_note, may_see
 from factory.services.coops import get_coop
 from factory.services.designs import feasibility, get_design
 from factory.services.machine_time import is_row_id
+from factory.services.plan_triggers import request_replan
 from factory.services.write_turn import take_write_turn
 
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -72,6 +73,8 @@ def place_order(session: Session, draft: OrderDraft, *, viewer: User, by: str,
                            field="quantity")
     order.changes.append(OrderChange(at=now, by=by[:32], from_status=None, to_status="submitted"))
     session.add(order)
+    session.flush()
+    request_replan(session, "order_placed", f"order {order.id}: {draft.quantity} × {design.name}", now=now)
     session.commit()
     return order
 
@@ -90,6 +93,7 @@ def cancel_order(session: Session, order_id: int, *, viewer: User, by: str, reas
         release_operation(session, operation, by=by, now=now)
         operation.status = "cancelled"
     move(order, "cancelled", by=by, now=now, note=reason)
+    request_replan(session, "order_cancelled", f"order {order.id}", now=now)
     session.commit()
     return order
 

@@ -7,6 +7,7 @@ stopped by the unique `(machine, seq, ts)` keys and reported back, so nothing is
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from drivers.messages import EventMessage, MachineMessage, StateMessage, Telemet
 from drivers.states import MachineState
 from factory.domain.errors import InvalidParameter
 from factory.models import IngestCounter, Machine, MachineEvent, MachineStateChange, TelemetrySample, utcnow
+from factory.services.dispatch import apply_job_event
+from factory.services.plan_triggers import request_replan
 from factory.services.sample_rows import insert_samples
 
 TELEMETRY_SOURCE = "telemetry"
@@ -31,6 +34,8 @@ class RecordResult:
     stored: int
     duplicates: int
     state_changes: list[tuple[str, str, str]]  # (machine, from, to) — the planner's re-plan triggers
+
+log = logging.getLogger(__name__)
 
 
 def _insert(session: Session, model):
@@ -65,11 +70,24 @@ def record_messages(session: Session, messages: Sequence[MachineMessage], *, rec
               for m in messages if isinstance(m, EventMessage)]
     stored = insert_samples(session.connection(), samples)
     stored += _insert_ignoring_duplicates(session, MachineEvent, events)
+    for m in messages:  # a replayed job event moves nothing twice: applying one is idempotent
+        if isinstance(m, EventMessage) and m.event.value.startswith("job_"):
+            _apply_job_event(session, m)
     states = [m for m in messages if isinstance(m, StateMessage)]
     changes = _apply_states_and_latest(session, messages, states, received_at)
     session.commit()
     duplicates = len(samples) + len(events) - stored
     return RecordResult(stored + len(states), duplicates, changes)
+
+
+def _apply_job_event(session: Session, event: EventMessage) -> None:
+    """Move the operation the job event names; a failure there is logged and leaves the rest of the batch."""
+    try:
+        with session.begin_nested():
+            apply_job_event(session, event.machine, event.event.value, event.job, event.ts)
+    except Exception:
+        log.exception("job event %s of %s for %r not applied to its operation", event.event.value, event.machine,
+                      event.job)
 
 
 def _apply_states_and_latest(session: Session, messages: Sequence[MachineMessage], states: list[StateMessage],
@@ -122,6 +140,9 @@ def _apply_state(session: Session, machine: Machine, message: StateMessage,
                                    at=at, source=TELEMETRY_SOURCE, reason=message.detail[:500]))
     machine.state, machine.state_since = message.state.value, at
     machine.expected_back_at = None  # a steward's repair estimate holds for the breakdown it was given for
+    if MachineState(previous).available != machine.available:
+        request_replan(session, "machine_up" if machine.available else "machine_down",
+                       f"{machine.id} reported {message.state.value}", now=at)
     return machine.id, previous, message.state.value
 
 

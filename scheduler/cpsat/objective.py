@@ -90,12 +90,14 @@ def _factory_terms(model: cp_model.CpModel, problem: Problem, mv: ModelVars, cos
         complete = ops[-1].placed  # the last is placed only if all are (leave_unplaced_only_as_a_suffix)
         cost = JobCost(job, model.new_int_var(0, high - low, f"flow {job.id}"), ops=ops)
         first_start, end = _span(model, job, ops, low, high, cost)
-        model.add(cost.shop >= end - first_start).only_enforce_if(complete)
+        prompt = problem.objective is Objective.PROMPT
+        model.add(cost.shop >= end - (job.release if prompt else first_start)).only_enforce_if(complete)
         if job.due is not None:
             cost.late = model.new_int_var(0, max(0, high - job.due), f"tardiness {job.id}")
-            cost.early = model.new_int_var(0, max(0, job.due - low), f"earliness {job.id}")
             model.add(cost.late >= end - job.due).only_enforce_if(complete)
-            model.add(cost.early >= job.due - end).only_enforce_if(complete)
+            if not prompt:
+                cost.early = model.new_int_var(0, max(0, job.due - low), f"earliness {job.id}")
+                model.add(cost.early >= job.due - end).only_enforce_if(complete)
             per_coop[job.coop].append(cost.late)
         costs.jobs.append(cost)
     costs.fairness = model.new_int_var(0, sum(max(0, high - (j.due or 0)) for j in problem.jobs), "fairness")
@@ -150,10 +152,12 @@ def hint_costs(costs: Costs, problem: Problem, assignments: Iterable[Placement],
     for cost in costs.jobs:
         first, end = spans.get(cost.job.id, (0, 0))
         complete = cost.job.id in spans
-        hint(cost.shop, end - first if complete else 0)
-        if cost.late is not None and cost.early is not None and cost.job.due is not None:
+        start = cost.job.release if problem.objective is Objective.PROMPT else first
+        hint(cost.shop, end - start if complete else 0)
+        if cost.late is not None and cost.job.due is not None:
             hint(cost.late, max(0, end - cost.job.due) if complete else 0)
-            hint(cost.early, max(0, cost.job.due - end) if complete else 0)
+            if cost.early is not None:
+                hint(cost.early, max(0, cost.job.due - end) if complete else 0)
             per_coop[cost.job.coop] += max(0, end - cost.job.due) if complete else 0
         if cost.extremes is not None:
             hint(cost.extremes[0], min(value(ov.start) for ov in cost.ops))

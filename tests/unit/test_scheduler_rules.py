@@ -181,6 +181,13 @@ def test_the_heavier_job_is_the_one_that_ends_on_time():
     assert plan.lateness == {"heavy": 0, "light": 10}
 
 
+@pytest.mark.parametrize(("chosen", "ends_at"), [(Objective.TARDINESS, 500), (Objective.PROMPT, 20)])
+def test_demand_pull_finishes_near_the_due_date_and_prompt_as_soon_as_it_can(chosen, ends_at):
+    jobs = [Job("far", (op("a", "m1"), op("b", "m1")), due=500, release=0)]
+    plan = solved(problem(jobs, machines=("m1",), objective=chosen))
+    assert plan.status is Status.OPTIMAL and at(plan, "far", "b").end == ends_at
+
+
 def test_the_makespan_of_a_small_job_shop_is_optimal():
     jobs = [Job("0", (op("0", "m1", duration=3), op("1", "m2", duration=2))),
             Job("1", (op("0", "m2", duration=2), op("1", "m1", duration=4)))]
