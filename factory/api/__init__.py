@@ -31,4 +31,4 @@ def challenge(response):
     return response
 
 
-from factory.api import bookings, designs, leases, machines, maintenance, openapi, orders, stock, telemetry  # noqa: E402,F401  (routes register on import)
+from factory.api import bookings, designs, leases, machines, maintenance, openapi, orders, plan, stock, telemetry  # noqa: E402,F401  (routes register on import)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from factory.api import api, openapi_bookings, openapi_production
+from factory.api import api, openapi_bookings, openapi_plan, openapi_production
 from factory.domain.vocabulary import MachineKind, MachineState
 
 
@@ -82,6 +82,7 @@ SPEC = {
         }},
         **openapi_bookings.PATHS,
         **openapi_production.PATHS,
+        **openapi_plan.PATHS,
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document", "security": [],
             "responses": {"200": {"description": "OpenAPI 3.1 document",
@@ -139,6 +140,7 @@ SPEC = {
             },
             **openapi_bookings.SCHEMAS,
             **openapi_production.SCHEMAS,
+            **openapi_plan.SCHEMAS,
             "Telemetry": {
                 "type": "object", "required": ["machine", "since", "until", "samples", "truncated"],
                 "properties": {

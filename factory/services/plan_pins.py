@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from factory.domain.errors import Conflict, InvalidInput, NotFound
@@ -56,11 +57,29 @@ def pin_operation(session: Session, operation_id: int, machine_id: str, start: d
         first = held[0]
         raise Conflict(f"{machine.name} is held then ({first.kind} {first.starts_at:%Y-%m-%d %H:%M}–"
                        f"{first.ends_at:%H:%M} UTC)", field="start")
+    taken = _fixed_work_meeting(session, operation, machine.id, start, end)
+    if taken is not None:
+        raise Conflict(f"{machine.name} has operation {taken.id} {'running' if taken.status == 'running' else 'pinned'}"
+                       " then; pick another time or unpin it first", field="start")
     operation.pinned_machine_id, operation.pinned_start = machine.id, start
     request_replan(session, "pin", f"operation {operation.id} pinned to {machine.id} at {start:%Y-%m-%d %H:%M} UTC",
                    now=now)
     session.commit()
     return operation
+
+
+def _fixed_work_meeting(session: Session, operation: Operation, machine_id: str, start: datetime,
+                        end: datetime) -> Operation | None:
+    """Another operation pinned, or running, on the machine in [start, end), if any."""
+    others = session.scalars(select(Operation).where(
+        Operation.id != operation.id, Operation.status.in_(("waiting", "planned", "running")),
+        or_(Operation.pinned_machine_id == machine_id,
+            (Operation.machine_id == machine_id) & (Operation.status == "running"))))
+    for other in others:
+        begins = other.started_at if other.status == "running" else other.pinned_start
+        if begins is not None and begins < end and start < begins + timedelta(minutes=other.duration_minutes):
+            return other
+    return None
 
 
 def unpin_operation(session: Session, operation_id: int, *, by: str, now: datetime | None = None) -> Operation:

@@ -255,14 +255,18 @@ def _block(snap: Snapshot, machine_id: str, span: Span, kind: sp.BlockKind, labe
 
 
 def _drop_blocked_pins(snap: Snapshot, fixed: list[sp.Placement], blocks: list[sp.Block]) -> list[sp.Placement]:
-    """A pin that now meets a block (a booking, a breakdown) is let go, and the version says so."""
-    kept = []
-    for p in fixed:
+    """A pin that now meets a block (a booking, a breakdown), or fixed work kept before it (a running
+    operation, an earlier pin), is let go, and the version says so."""
+    running = [p for p in fixed if snap.operations[p.op].status == "running"]
+    kept = list(running)
+    for p in sorted((p for p in fixed if p not in running), key=lambda p: (p.start, p.op)):
         operation = snap.operations[p.op]
-        hit = next((b for b in blocks if b.machine == p.machine and b.start < p.end and p.start < b.end), None)
-        if operation.status != "running" and hit is not None:
-            snap.notes.append(f"operation {operation.id} was pinned on {p.machine} over {hit.label or hit.kind}; "
-                              "planned freely")
+        hit = next((f"{b.label or b.kind}" for b in blocks if b.machine == p.machine and b.start < p.end
+                    and p.start < b.end), None) or next(
+            (f"operation {snap.operations[k.op].id}" for k in kept if k.machine == p.machine and k.start < p.end
+             and p.start < k.end), None)
+        if hit is not None:
+            snap.notes.append(f"operation {operation.id} was pinned on {p.machine} over {hit}; planned freely")
             continue
         kept.append(p)
     return kept

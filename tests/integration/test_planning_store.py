@@ -238,3 +238,23 @@ def test_a_pin_over_a_booking_is_refused(session, works):
                       now=NOW)
 
     assert refused.value.field == "start" and "held" in refused.value.message
+
+
+def test_a_pin_over_another_pin_is_refused_and_one_met_later_is_let_go_with_a_note(session, works):
+    placed = order(session, works, quantity=12)
+    first, second, third = operations_of(placed)
+    at = NOW + timedelta(days=1)
+    pin_operation(session, first.id, "printer-1", at, by="steward:sam", now=NOW)
+
+    with pytest.raises(Conflict) as refused:
+        pin_operation(session, second.id, "printer-1", at + timedelta(minutes=30), by="steward:sam", now=NOW)
+    assert refused.value.field == "start" and f"operation {first.id}" in refused.value.message
+
+    third.pinned_machine_id, third.pinned_start = "printer-1", at + timedelta(minutes=60)  # as an older app let in
+    session.commit()
+    version = plan(session)
+
+    assert version.outcome == "published"
+    assert any(f"operation {third.id} was pinned" in note for note in version.notes)
+    kept = next(a for a in version.assignments if a.operation_id == first.id)
+    assert (kept.machine_id, kept.starts_at, kept.fixed) == ("printer-1", at, "pinned")
