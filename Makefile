@@ -30,8 +30,8 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
-# The web app in the foreground; beside it `factory demo-machines` runs the broker, the ingest and the
-# simulated printer, mill and kiln (logs in $(FACTORY_INSTANCE_DIR)/demo/logs). Ctrl-C stops them all.
+# The web app in the foreground; beside it `factory demo-machines` runs the broker, the ingest, the planner
+# and the simulated printer, mill and kiln (logs in $(FACTORY_INSTANCE_DIR)/demo/logs). Ctrl-C stops them all.
 demo: export FACTORY_MQTT_URL = $(DEMO_MQTT_URL)
 demo: $(VENV)/.installed demo-packages
 	$(BIN)/factory init-db

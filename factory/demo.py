@@ -1,7 +1,9 @@
-"""`factory demo-machines`: the broker, the ingest and three simulated machines beside the web app (`make demo`).
+"""`factory demo-machines`: the broker, the ingest, the planner and three simulated machines beside the web app
+(`make demo`).
 
 Each demo machine of the seeded commune gets fresh broker credentials; then, as child processes:
-`factory broker`, `factory ingest`, a Marlin printer and a GRBL mill simulated on pseudo-terminals, each
+`factory broker`, `factory ingest`, `factory planner` (re-plans on every change, sends dispatched starts), a
+Marlin printer and a GRBL mill simulated on pseudo-terminals, each
 joined to the broker by a real `firmware-bridge`, and a kiln that speaks MQTT itself. A director on the
 factory's service account starts a print on the printer and a firing on the kiln whenever one has stood
 idle for `rest_s`; the mill repeats its built-in job. Nothing is restarted: a child that exits is logged
@@ -116,9 +118,11 @@ def broker_directory(instance_dir: Path) -> Path:
 
 def children(logins: Sequence[Login], broker: BrokerAddress, work_dir: Path, broker_dir: Path, *,
              python: str = sys.executable) -> list[Child]:
-    """What to start, in order: the broker first (stopped last), then the ingest, then each machine."""
+    """What to start, in order: the broker first (stopped last), then the ingest and the planner, then each
+    machine."""
     made = [Child("broker", (python, "-m", "factory", "broker", "--dir", str(broker_dir))),
-            Child("ingest", (python, "-m", "factory", "ingest", "--name", "demo"))]
+            Child("ingest", (python, "-m", "factory", "ingest", "--name", "demo")),
+            Child("planner", (python, "-m", "factory", "planner"))]
     for login in logins:
         machine, where = login.machine, ("--site", login.site, "--machine", login.machine.machine_id)
         if machine.serial is None:

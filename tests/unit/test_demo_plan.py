@@ -23,9 +23,10 @@ def argv_value(argv: tuple[str, ...], option: str) -> str:
     return argv[argv.index(option) + 1]
 
 
-def test_broker_starts_first_then_the_ingest_and_every_bridge_reads_its_own_simulators_port():
+def test_broker_starts_first_then_the_ingest_and_the_planner_and_every_bridge_reads_its_own_simulators_port():
     made = children(LOGINS, BROKER, Path("/srv/demo"), Path("/srv/broker"), python="py")
-    assert [child.name for child in made[:2]] == ["broker", "ingest"]
+    assert [child.name for child in made[:3]] == ["broker", "ingest", "planner"]
+    assert made[2].argv[-1] == "planner"
     assert argv_value(made[0].argv, "--dir") == "/srv/broker"
     by_name = {child.name: child for child in made}
     for login in LOGINS[:2]:  # the printer and the mill sit behind firmware bridges
