@@ -1,9 +1,10 @@
 """An order's work on the shop floor: planning it (which reserves its materials), starting and finishing its
 operations (which consumes them), and the order's status following its operations.
 
-Until the planner is wired into the app (issue 7), a steward plans an order by hand: each operation's
-materials are reserved at one site; an operation whose material is short stays `waiting` with an earliest
-start at the expected arrival (or none when nothing is on order), and says so.
+The live plan (services/planning.py) reserves with `reserve_operation` at each planned operation's machine's
+site; a steward may also reserve a whole order by hand at one site (`plan_order`). An operation whose material
+is short stays `waiting` with an earliest start at the expected arrival (or none when nothing is on order),
+and says so.
 """
 
 from __future__ import annotations
