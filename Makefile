@@ -70,6 +70,7 @@ bench: $(VENV)/.installed-test system-packages
 	$(BIN)/python -m benchmarks.registry --out docs/benchmarks.md
 	$(BIN)/python -m benchmarks.scheduler_bench --out docs/benchmarks.md
 	$(BIN)/python -m benchmarks.ingest_bench --out docs/benchmarks.md
+	$(BIN)/python -m benchmarks.plan_bench --out docs/benchmarks.md
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check factory scheduler drivers firmware_bridge tests benchmarks

@@ -155,10 +155,10 @@ def render(results: list[Result], rate: float, command: str, minutes: float, ski
                 [row for r in results for row in _cpu_rows(r)]), ""])
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of `path` (up to the next `## ` heading), or append it."""
+def write_section(path: Path, section: str, heading: str = SECTION) -> None:
+    """Replace a benchmark's section of `path` (from its `heading` up to the next `## `), or append it."""
     old = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = old.find(f"\n{SECTION}")
+    start = old.find(f"\n{heading}")
     if start < 0:
         path.write_text(f"{old.rstrip()}\n\n{section}")
         return
