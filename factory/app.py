@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(SECRET_KEY=settings.secret_key, SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Lax", WTF_CSRF_TIME_LIMIT=None)
+                      SESSION_COOKIE_SAMESITE="Lax", WTF_CSRF_TIME_LIMIT=None, PLAN_SECONDS=settings.plan_seconds)
     app.config.update(overrides)
     engine = make_engine(settings.database_url)
     app.extensions[EXTENSION] = {"settings": settings, "engine": engine, "sessions": make_sessionmaker(engine)}
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         metrics,
         notifications,
         orders,
+        plan,
         registry,
     )
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(design_admin.bp)
     app.register_blueprint(orders.bp)
     app.register_blueprint(inventory.bp)
+    app.register_blueprint(plan.bp)
     app.register_blueprint(api)
     return app
 

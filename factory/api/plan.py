@@ -37,6 +37,7 @@ from factory.services.machines import get_machine
 from factory.services.orders import get_order
 from factory.services.plan_pins import pin_operation, unpin_operation
 from factory.services.plan_snapshot import current_plan
+from factory.services.plan_snapshot import plan_versions as versions_newest_first
 from factory.services.planning import replan
 from factory.services.sites import get_site
 
@@ -90,10 +91,7 @@ def plan_now():
 def plan_versions():
     args = query(("limit", "before"))
     limit, before = _limit(args), _before(args)
-    statement = select(PlanVersion).order_by(PlanVersion.id.desc()).limit(limit + 1)
-    if before is not None:
-        statement = statement.where(PlanVersion.id < before)
-    found = list(db().scalars(statement))
+    found = versions_newest_first(db(), limit=limit + 1, before=before)
     page = found[:limit]
     counts = _counts([version.id for version in page])
     return jsonify({"items": [summary_json(version, counts) for version in page], "count": len(page),

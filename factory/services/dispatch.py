@@ -13,10 +13,12 @@ import logging
 import re
 import uuid
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from factory.domain.booking_rules import describe
 from factory.domain.errors import Conflict
 from factory.models import Machine, MachineCommand, Operation, utcnow
 from factory.services.order_work import complete_operation
@@ -50,10 +52,12 @@ def queue_start(session: Session, operation_id: int, *, by: str, now: datetime |
     earlier = [op for op in operation.job.operations if op.position < operation.position and op.status != "done"]
     if earlier:
         raise Conflict(f"step {earlier[0].position} of this job is not done yet", field="status")
-    if operation.planned_start - EARLY > now:
-        raise Conflict(f"planned for {operation.planned_start:%Y-%m-%d %H:%M} UTC; it can be sent from "
-                       f"{operation.planned_start - EARLY:%H:%M} UTC", field="status")
     machine = operation.machine
+    zone = ZoneInfo(machine.site.time_zone)
+    if operation.planned_start - EARLY > now:
+        raise Conflict(f"planned for {describe(operation.planned_start, zone)}; it can be sent from "
+                       f"{describe(operation.planned_start - EARLY, zone)}", field="status")
+    session.refresh(machine)  # its state as of now, under the order's turn
     if machine.state != "idle":
         raise Conflict(f"{machine.name} is {machine.state}; a job starts on an idle machine", field="status")
     pending = session.scalar(select(MachineCommand.id).where(MachineCommand.operation_id == operation.id,

@@ -5,11 +5,14 @@ version's notes say so."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from factory.domain.booking_rules import span_text
 from factory.domain.errors import Conflict, InvalidInput, NotFound
+from factory.domain.local_time import Span
 from factory.domain.routing import why_not
 from factory.models import Machine, Operation, utcnow
 from factory.services.designs import step_needs
@@ -52,18 +55,19 @@ def pin_operation(session: Session, operation_id: int, machine_id: str, start: d
         if earlier.pinned_start is None or earlier.pinned_start + timedelta(minutes=earlier.duration_minutes) > start:
             raise Conflict(f"step {earlier.position} of this job comes first and is not pinned to end by then; "
                            "pin it first or let the planner place this one", field="start")
-    held = [r for r in reservations(session, [machine.id], start, end)]
+    held = reservations(session, [machine.id], start, end)
     if held:
         first = held[0]
-        raise Conflict(f"{machine.name} is held then ({first.kind} {first.starts_at:%Y-%m-%d %H:%M}–"
-                       f"{first.ends_at:%H:%M} UTC)", field="start")
+        raise Conflict(f"{machine.name} is held then ({first.kind} "
+                       f"{span_text(Span(first.starts_at, first.ends_at), ZoneInfo(machine.site.time_zone))})",
+                       field="start")
     taken = _fixed_work_meeting(session, operation, machine.id, start, end)
     if taken is not None:
         raise Conflict(f"{machine.name} has operation {taken.id} {'running' if taken.status == 'running' else 'pinned'}"
                        " then; pick another time or unpin it first", field="start")
     operation.pinned_machine_id, operation.pinned_start = machine.id, start
-    request_replan(session, "pin", f"operation {operation.id} pinned to {machine.id} at {start:%Y-%m-%d %H:%M} UTC",
-                   now=now)
+    request_replan(session, "pin", f"operation {operation.id} pinned to {machine.id} at {start:%Y-%m-%d %H:%M} UTC "
+                   f"by {by}", now=now)
     session.commit()
     return operation
 
@@ -87,6 +91,8 @@ def unpin_operation(session: Session, operation_id: int, *, by: str, now: dateti
     lock_order(session, operation.job.order)
     if operation.pinned_machine_id is None:
         return operation
+    if operation.status not in ("waiting", "planned"):
+        raise Conflict(f"the operation is {operation.status}; its pin no longer matters", field="status")
     operation.pinned_machine_id = operation.pinned_start = None
     request_replan(session, "pin", f"operation {operation.id} unpinned by {by}", now=now)
     session.commit()

@@ -1,7 +1,8 @@
 """The scheduler's input built from the database: a `scheduler.problem.Problem` and what its ids stand for.
 
 Minute 0 is `now` (to the minute). Machines are the commune's; one that is `offline`, `fault` or
-`maintenance` is down from now until it is expected back (else to the horizon). Sites' opening hours are
+`maintenance` is down from now until it is expected back (else to the horizon); one `running` or `paused`
+with none of the plan's operations is taken as busy for an hour with its own job. Sites' opening hours are
 calendars; active bookings and maintenance windows, and approved lease windows, are blocks. Open orders'
 unfinished operations are the jobs (one job per order job, its steps in sequence); a running operation and
 one a steward pinned stay where they are; the plan in force is the previous plan, for stability. The
@@ -43,6 +44,8 @@ from scheduler import problem as sp
 
 HORIZON_DAYS = 14
 DOWN_STATES = ("offline", "fault", "maintenance")
+BUSY_STATES = ("running", "paused")  # with none of the plan's operations running there: a job of its own
+OUTSIDE_JOB_MINUTES = 60  # how long such a job is taken to hold the machine (its length is not known)
 WEIGHTS = {"low": 1, "normal": 2, "high": 4, "urgent": 8}
 OPEN_ORDERS = ("submitted", "planned", "in_progress")
 
@@ -78,6 +81,14 @@ def current_plan(session: Session) -> PlanVersion | None:
     """The plan in force: the newest published version."""
     return session.scalars(select(PlanVersion).where(PlanVersion.outcome == "published")
                            .order_by(PlanVersion.id.desc()).limit(1)).first()
+
+
+def plan_versions(session: Session, *, limit: int = 20, before: int | None = None) -> list[PlanVersion]:
+    """Versions newest first, `limit` of them, older than version `before` when given."""
+    statement = select(PlanVersion).order_by(PlanVersion.id.desc()).limit(limit)
+    if before is not None:
+        statement = statement.where(PlanVersion.id < before)
+    return list(session.scalars(statement))
 
 
 def build_snapshot(session: Session, now: datetime, *, horizon_days: int = HORIZON_DAYS) -> Snapshot:
@@ -225,6 +236,12 @@ def _blocks(session: Session, snap: Snapshot, machines: list[Machine], end: date
     for machine in machines:
         for busy in lease_busy(session, machine, snap.now, end):
             blocks += _block(snap, machine.id, busy.span, sp.BlockKind.LEASE, busy.label, horizon)
+        if machine.state in BUSY_STATES and not any(p.machine == machine.id for p in running
+                                                     if snap.operations[p.op].status == "running"):
+            snap.notes.append(f"{machine.name} is {machine.state} with a job outside the plan "
+                              f"({machine.job or 'unnamed'}); taken as busy for {OUTSIDE_JOB_MINUTES} minutes")
+            blocks.append(sp.Block(machine.id, 0, min(horizon, OUTSIDE_JOB_MINUTES), sp.BlockKind.DOWNTIME,
+                                   "a job outside the plan"))
         if machine.state in DOWN_STATES:
             back = machine.expected_back_at
             until = min(horizon, snap.minute(back)) if back else horizon

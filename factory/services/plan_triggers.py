@@ -19,5 +19,11 @@ def request_replan(session: Session, kind: str, detail: str = "", *, now: dateti
     session.add(PlanTrigger(kind=kind, detail=detail[:300], created_at=now or utcnow()))
 
 
+def ask_for_plan(session: Session, *, by: str, why: str = "") -> None:
+    """A person's "plan again now": the trigger alone, committed; the planner worker plans within seconds."""
+    request_replan(session, "manual", f"asked by {by}" + (f": {why}" if why else ""))
+    session.commit()
+
+
 def waiting_triggers(session: Session) -> list[PlanTrigger]:
     return list(session.scalars(select(PlanTrigger).where(PlanTrigger.version_id.is_(None)).order_by(PlanTrigger.id)))

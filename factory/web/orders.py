@@ -1,7 +1,8 @@
 """Production order pages: the list (a member sees their co-op's; stewards all, by status and co-op), ordering
 a design, an order's page with its jobs, operations, progress and history; cancelling it before work starts
 (its co-op or a steward); and, for stewards, planning it (which reserves its materials) and starting and
-finishing its operations."""
+finishing its operations. Each job shows its planned finish in the plan in force and, when it is late or
+not planned, why in plain words."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from factory.web.access import actor, registry_keepers
 from factory.web.catalogue import may_order
 from factory.web.forms import attempt
 from factory.web.order_forms import ActionForm, CancelOrderForm, OrderForm, PlanForm
+from factory.web.plan import job_outlooks
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -73,7 +75,7 @@ def _detail_page(order: ProductionOrder, *, cancel_form: CancelOrderForm | None 
         may_cancel=order.status in CANCELLABLE and (keeper or current_user.coop_id == order.coop_id),
         may_plan=keeper and order.status in PLANNABLE and any(op.status == "waiting" for op in operations_of(order)),
         cancel_form=cancel_form or CancelOrderForm(formdata=None), plan_form=plan_form,
-        action_form=action_form or ActionForm(formdata=None), zone_of=operation_zone)
+        action_form=action_form or ActionForm(formdata=None), zone_of=operation_zone, outlooks=job_outlooks(order))
 
 
 @bp.post("/<int:order_id>/cancel")

@@ -258,3 +258,14 @@ def test_a_pin_over_another_pin_is_refused_and_one_met_later_is_let_go_with_a_no
     assert any(f"operation {third.id} was pinned" in note for note in version.notes)
     kept = next(a for a in version.assignments if a.operation_id == first.id)
     assert (kept.machine_id, kept.starts_at, kept.fixed) == ("printer-1", at, "pinned")
+
+
+def test_a_printer_running_a_job_outside_the_plan_is_taken_as_busy_for_an_hour(session, works):
+    change_state(session, "printer-1", "running", by="steward:sam", reason="a co-op's own print", at=NOW)
+    change_state(session, "printer-2", "fault", by="steward:sam", reason="power", at=NOW)
+    order(session, works, quantity=4)
+
+    version = plan(session)
+
+    assert [(a.machine_id, a.starts_at) for a in version.assignments] == [("printer-1", NOW + timedelta(hours=1))]
+    assert any("Printer 1 is running with a job outside the plan" in note for note in version.notes)

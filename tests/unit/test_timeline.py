@@ -8,14 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from factory.web.machine_chart import LEFT, RIGHT
 from factory.web.timeline import (
     BOOKING,
     BREAKDOWN,
     COOP_COLOURS,
     LEASE,
-    LEFT,
     MAINTENANCE,
-    RIGHT,
     Bar,
     Row,
     coop_colour,
