@@ -64,8 +64,9 @@ class DemoMachine:
 
 
 DEMO_MACHINES = (
-    DemoMachine("prusa-mk4-1", ("drivers.simulators.marlin_sim", "--print-seconds", "60", "--print-temps", "215/60"),
-                serial="marlin", start_job={"file": "benchy.gco"}),
+    DemoMachine("prusa-mk4-1", ("drivers.simulators.marlin_sim", "--print-seconds", "60", "--print-temps", "215/60",
+                                 "--sd-file", "bottle-cage-riser.gco", "--sd-file", "spur-gear-m1-36.gco"),
+                serial="marlin", start_job={"file": "benchy.gco"}),  # the files a dispatched design prints
     DemoMachine("tormach-1100", ("drivers.simulators.grbl_sim", "--job", "--job-rest", "20", "--speed", "0.25"),
                 serial="grbl"),
     DemoMachine("skutt-1027", ("drivers.simulators.kiln_sim", "--interval", "1", "--speed", "300"),

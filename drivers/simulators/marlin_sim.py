@@ -318,10 +318,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--print-temps", type=_temperatures, default=None, metavar="HOTEND/BED",
                         help="targets a print sets when it starts (e.g. 215/60); heaters off when it ends")
     parser.add_argument("--no-autoreport", action="store_true", help="advertise no AUTOREPORT capabilities")
+    parser.add_argument("--sd-file", action="append", default=[], metavar="NAME",
+                        help="another file on the SD card besides benchy.gco (repeatable)")
     args = parser.parse_args(argv)
+    files = {"benchy.gco": 5678, **{name: 4096 for name in args.sd_file}}
     run_until_signalled(MarlinSimulator(args.link, garbage_every=args.garbage_every,
                                         truncate_every=args.truncate_every, print_seconds=args.print_seconds,
-                                        print_temps=args.print_temps, autoreport=not args.no_autoreport))
+                                        print_temps=args.print_temps, autoreport=not args.no_autoreport,
+                                        files=files))
 
 
 def _temperatures(value: str) -> tuple[float, float]:

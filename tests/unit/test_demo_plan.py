@@ -13,6 +13,7 @@ from drivers.mqtt import InboundMessage
 from drivers.states import MachineState
 from factory.broker.serve import listener_address
 from factory.demo import DEMO_MACHINES, RETRY_S, Director, Login, children
+from factory.seed_production import DESIGNS
 from firmware_bridge.cli import parser as bridge_parser
 
 BROKER = BrokerAddress("127.0.0.1", 1884)
@@ -149,3 +150,10 @@ def test_a_url_the_factorys_broker_cannot_serve_is_refused_naming_the_key(url, a
 
 def test_a_remote_host_is_served_when_allowed():
     assert listener_address("mqtt://10.0.0.5:1883", allow_remote=True) == BrokerAddress("10.0.0.5", 1883)
+
+
+def test_the_demo_printer_holds_a_file_for_every_printed_demo_design_so_a_dispatched_start_can_print():
+    printed = {d.slug for d in DESIGNS if any(step.machine_kind == "fdm_printer" for step in d.steps)}
+    argv = next(m.simulator for m in DEMO_MACHINES if m.serial == "marlin")
+    files = {argv[i + 1] for i, word in enumerate(argv) if word == "--sd-file"}
+    assert printed and files == {f"{slug}.gco" for slug in printed}
