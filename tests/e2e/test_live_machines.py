@@ -111,6 +111,25 @@ def test_polling_pauses_while_the_tab_is_hidden_and_resumes_when_shown(page: Pag
     expect(status).to_contain_text("live · updated")
 
 
+def test_a_poll_answered_after_the_tab_was_hidden_leaves_the_indicator_paused(page: Page):
+    held = []
+    page.route("**/machines/live.json", lambda route: held.append(route))  # answered when the test says so
+    log_in(page, "member")
+    status = page.locator(".live-status")
+    flip = ("(hidden) => { Object.defineProperty(document, 'hidden', {value: hidden, configurable: true}); "
+            "document.dispatchEvent(new Event('visibilitychange')); }")
+    page.wait_for_timeout(POLLS_MS)  # a poll has gone out and hangs
+    assert held, "no poll was sent"
+
+    page.evaluate(flip, True)
+    with page.expect_response("**/machines/live.json"):
+        held[0].fulfill(response=held[0].fetch())
+    page.wait_for_timeout(300)  # the answer's handlers have run
+
+    expect(status).to_have_class("live-status paused")
+    expect(status).to_contain_text("paused while the tab is hidden")
+
+
 def test_a_kilns_page_draws_its_firing_as_a_chart_in_the_sites_time(page: Page, live_database, screenshot):
     kiln = "ll-e23t"  # Montreal; no other browser test touches it
     now = utcnow()

@@ -164,18 +164,27 @@
       return response.json();
     }).then(function (body) {
       apply(body);
-      show("ok", "live", clock(new Date()));
+      showUnlessHidden("ok", "live", clock(new Date()));
     }).catch(function () {
       if (stopped) {
         show("lost", "signed out: reload the page to log in again", "");
       } else {
-        show("lost", "connection lost, retrying", "");
+        showUnlessHidden("lost", "connection lost, retrying", "");
       }
     }).then(function () {
       window.clearTimeout(guard);
       busy = false;
       schedule(PERIOD_MS);
     });
+  }
+
+  // A poll answered after the tab was hidden keeps the indicator at paused: nothing polls until it is shown.
+  function showUnlessHidden(kind, words, time) {
+    if (document.hidden) {
+      show("paused", "paused while the tab is hidden", "");
+    } else {
+      show(kind, words, time);
+    }
   }
 
   document.addEventListener("visibilitychange", function () {
