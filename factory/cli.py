@@ -104,10 +104,11 @@ def revoke_token_command(ctx: Context, token_id: int) -> None:
         click.echo(f"token {token.id} ({token.name}) of {token.user.login} is revoked")
 
 
-from factory.cli_plan import COMMANDS as PLAN_COMMANDS  # noqa: E402  (commands that need the group defined above)
+from factory.cli_ledger import COMMANDS as LEDGER_COMMANDS  # noqa: E402  (commands that need the group defined above)
+from factory.cli_plan import COMMANDS as PLAN_COMMANDS  # noqa: E402
 from factory.cli_telemetry import COMMANDS  # noqa: E402
 
-for command in COMMANDS + PLAN_COMMANDS:
+for command in COMMANDS + PLAN_COMMANDS + LEDGER_COMMANDS:
     cli.add_command(command)
 
 

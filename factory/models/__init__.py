@@ -12,6 +12,16 @@ from factory.models.bookings import (
     ReservationChange,
 )
 from factory.models.commune import Commune, Coop, Member, OpeningHours, Site
+from factory.models.ledger import (
+    AcquisitionProposal,
+    BondSeries,
+    Dividend,
+    JournalEntry,
+    JournalPosting,
+    LedgerPeriod,
+    RentCharge,
+    UpkeepCost,
+)
 from factory.models.machines import Machine, MachineStateChange
 from factory.models.notices import CalendarFeed, Notification
 from factory.models.planning import MachineCommand, PlanAssignment, PlanTrigger, PlanUnplanned, PlanVersion
@@ -20,7 +30,9 @@ from factory.models.stock import Material, ReorderRule, Replenishment, StockMove
 from factory.models.telemetry import IngestCounter, MachineCredential, MachineEvent, TelemetrySample
 from factory.models.users import ApiToken, User
 
-__all__ = ["ApiToken", "Base", "Booking", "BookingSeries", "CalendarFeed", "Commune", "Coop", "Design",
+__all__ = ["AcquisitionProposal", "ApiToken", "Base", "BondSeries", "Dividend", "JournalEntry", "JournalPosting",
+           "LedgerPeriod", "RentCharge", "UpkeepCost", "Booking", "BookingSeries", "CalendarFeed", "Commune", "Coop",
+           "Design",
            "DesignMaterial", "IngestCounter", "Job", "Lease", "LeaseRelease", "LeaseWindow", "Machine",
            "MachineCommand", "MachineCredential", "MachineEvent", "MachineStateChange", "MaintenanceWindow",
            "Material", "Member",

@@ -61,6 +61,9 @@ class Machine(Base):
     booking_horizon_days: Mapped[int] = mapped_column(Integer, default=180, server_default="180")
     # When a broken-down (fault) machine is expected back, as a steward said; null = not known.
     expected_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Finance (issue 8): what an hour of it costs a co-op, and how long it should last.
+    hourly_rate_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    expected_life_years: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     site: Mapped[Site] = relationship(back_populates="machines")
