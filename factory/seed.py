@@ -13,6 +13,7 @@ from factory.domain.capabilities import Capabilities
 from factory.domain.opening_hours import parse_day
 from factory.models import Commune, utcnow
 from factory.seed_bookings import seed_demo_time
+from factory.seed_ledger import seed_demo_ledger
 from factory.seed_production import seed_demo_production
 from factory.services.coops import CoopDraft, add_member, create_coop
 from factory.services.machines import MachineDraft, change_state, create_machine
@@ -120,6 +121,7 @@ def seed_demo_commune(session: Session) -> bool:
         change_state(session, machine_id, state, by="seed", reason=_why(state), at=now - timedelta(hours=hours))
     seed_demo_time(session, now)
     seed_demo_production(session, now)
+    seed_demo_ledger(session, now)
     return True
 
 
