@@ -31,4 +31,16 @@ def challenge(response):
     return response
 
 
-from factory.api import bookings, designs, leases, machines, maintenance, openapi, orders, plan, stock, telemetry  # noqa: E402,F401  (routes register on import)
+from factory.api import (  # noqa: E402,F401  (routes register on import)
+    bookings,
+    designs,
+    leases,
+    ledger,
+    machines,
+    maintenance,
+    openapi,
+    orders,
+    plan,
+    stock,
+    telemetry,
+)

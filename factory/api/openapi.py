@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from factory.api import api, openapi_bookings, openapi_plan, openapi_production
+from factory.api import api, openapi_bookings, openapi_ledger, openapi_plan, openapi_production
 from factory.domain.vocabulary import MachineKind, MachineState
 
 
@@ -83,6 +83,7 @@ SPEC = {
         **openapi_bookings.PATHS,
         **openapi_production.PATHS,
         **openapi_plan.PATHS,
+        **openapi_ledger.PATHS,
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document", "security": [],
             "responses": {"200": {"description": "OpenAPI 3.1 document",
@@ -141,6 +142,7 @@ SPEC = {
             **openapi_bookings.SCHEMAS,
             **openapi_production.SCHEMAS,
             **openapi_plan.SCHEMAS,
+            **openapi_ledger.SCHEMAS,
             "Telemetry": {
                 "type": "object", "required": ["machine", "since", "until", "samples", "truncated"],
                 "properties": {

@@ -32,7 +32,7 @@ from factory.models.ledger import UPKEEP_KINDS
 from factory.models.production import Operation
 from factory.services.bookings import check_note
 from factory.services.coops import get_coop
-from factory.services.ledger import schedule_of
+from factory.services.ledger import books_zone, schedule_of
 from factory.services.ledger_rent import period_charges
 from factory.services.machine_time import is_row_id
 from factory.services.machines import get_machine
@@ -139,13 +139,14 @@ def machine_finance(session: Session, machine_id: str, *, today: date | None = N
     since = today - USE_WINDOW
     due = sum(i.payment for _s, plan in schedules for i in bonds.due_in(plan, since, today))
     kept = sum(u.amount_cents for u in upkeep if since <= u.on_date <= today)
-    months = USE_WINDOW.days / 30
-    monthly = round((due + kept) / months) if due or kept else sum(_monthly_payment(p) for _s, p in schedules)
-    used = sum(line.minutes for line in period_charges(session, _day_start(since), _day_start(today))
+    days = USE_WINDOW.days
+    monthly = (due + kept) * 30 // days if due or kept else sum(_monthly_payment(p) for _s, p in schedules)
+    zone = books_zone(session)
+    used = sum(line.minutes for line in period_charges(session, _day_start(since, zone),
+                                                       _day_start(today + timedelta(days=1), zone))
                if line.machine_id == machine.id)
-    per_month_minutes = used / months
-    rate = round(monthly * 60 / per_month_minutes) if per_month_minutes else None
-    return MachineFinance(machine, schedules, upkeep, int(used), int(monthly), rate,
+    rate = (monthly * 60 * days + used * 15) // (used * 30) if used else None  # cents an hour, rounded
+    return MachineFinance(machine, schedules, upkeep, used, monthly, rate,
                           payback(session, machine, schedules))
 
 
@@ -237,5 +238,5 @@ def _monthly_payment(plan: list[bonds.Instalment]) -> int:
     return plan[0].payment if plan else 0
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+def _day_start(day: date, zone) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from factory.domain import bonds, journal
 from factory.domain.errors import Conflict, InvalidInput, NotFound
+from factory.domain.local_time import check_year
 from factory.domain.money import split_equally
 from factory.models import (
     BondSeries,
@@ -87,8 +88,7 @@ def parse_month(text: str, session: Session) -> Month:
     if not match:
         raise InvalidInput("a period is a month, written YYYY-MM", field="month")
     year, month = int(match.group(1)), int(match.group(2))
-    if not 1970 <= year <= 2999:
-        raise InvalidInput("a year from 1970 to 2999", field="month")
+    check_year(year, field="month")
     first = date(year, month, 1)
     following = date(year + month // 12, month % 12 + 1, 1)
     zone = books_zone(session)
@@ -107,7 +107,7 @@ def statement(session: Session, month: Month) -> Statement:
     if closed is not None:
         lines = [ChargeLine(c.coop_id, c.machine_id, c.source, c.ref_id, c.starts_at, c.ends_at, c.minutes,
                             c.rate_cents, c.amount_cents, c.note) for c in closed.charges]
-        members = [d.member for d in closed.dividends]
+        members = members_during(session, month)
         return Statement(month, closed, lines, closed.interest_cents, closed.principal_cents, closed.upkeep_cents,
                          closed.carried_in_cents, members, {d.member_id: d.amount_cents for d in closed.dividends},
                          coops)
