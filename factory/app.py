@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         filters,
         inventory,
         leases,
+        ledger,
         machines,
         maintenance,
         metrics,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(orders.bp)
     app.register_blueprint(inventory.bp)
     app.register_blueprint(plan.bp)
+    app.register_blueprint(ledger.bp)
     app.register_blueprint(api)
     return app
 

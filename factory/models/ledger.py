@@ -130,7 +130,7 @@ class RentCharge(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     minutes: Mapped[int] = mapped_column(Integer)
-    rate_cents: Mapped[int] = mapped_column(Integer)  # an hour; a lease's fixed rent: its whole amount
+    rate_cents: Mapped[int] = mapped_column(Integer)  # an hour: the machine's rate, or a lease's own rent
     amount_cents: Mapped[int] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(String(200), default="")
 

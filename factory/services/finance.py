@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from factory.domain import bonds
 from factory.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from factory.domain.identifiers import check_text
 from factory.domain.money import to_cents
 from factory.domain.vocabulary import MachineKind, Role
 from factory.models import (
@@ -94,7 +95,7 @@ def set_rate(session: Session, machine_id: str, hourly_rate: Decimal | str, expe
 
 def add_bond(session: Session, machine_id: str, draft: BondDraft, *, by: str) -> BondSeries:
     machine = get_machine(session, machine_id)
-    name = check_note(draft.name, field="name", max_len=120, required=True)
+    name = check_text(draft.name, field="name")
     principal = _amount(draft.principal, "principal")
     try:
         rate = Decimal(str(draft.interest_rate))
@@ -174,15 +175,15 @@ def propose_acquisition(session: Session, draft: ProposalDraft, *, viewer: User,
         kind = MachineKind(draft.machine_kind)
     except ValueError:
         raise InvalidInput(f"{draft.machine_kind!r} is not a machine kind", field="machine_kind") from None
-    for name, value in (("lease_hours_per_week", draft.lease_hours_per_week), ("lease_months", draft.lease_months)):
-        if not isinstance(value, int) or not 1 <= value <= (168 if name == "lease_hours_per_week" else 120):
-            raise InvalidInput("a whole number within reason" if name == "lease_months" else
-                               "1 to 168 hours a week", field=name)
+    for name, value, most, words in (("lease_hours_per_week", draft.lease_hours_per_week, 168, "hours a week"),
+                                     ("lease_months", draft.lease_months, 120, "months")):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+            raise InvalidInput(f"1 to {most} {words}", field=name)
     evidence = demand_evidence(session, kind)
     said = check_note(draft.demand, field="demand", max_len=2000)
     proposal = AcquisitionProposal(
         coop_id=coop.id, machine_kind=kind.value,
-        description=check_note(draft.description, field="description", max_len=2000, required=True),
+        description=check_text(draft.description, field="description", max_len=2000),
         estimated_cost_cents=_amount(draft.estimated_cost, "estimated_cost"),
         lease_hours_per_week=draft.lease_hours_per_week, lease_months=draft.lease_months,
         lease_rate_cents=_amount(draft.lease_rate, "lease_rate"),
@@ -198,7 +199,9 @@ def decide_proposal(session: Session, proposal_id: int, *, approve: bool, note: 
         raise NotFound(f"no acquisition proposal {proposal_id}")
     if proposal.status != "proposed":
         raise Conflict(f"this proposal is {proposal.status} already", field="note")
-    proposal.decision_note = check_note(note, field="note", max_len=2000, required=not approve)
+    proposal.decision_note = check_note(note, field="note", max_len=2000)
+    if not approve and not proposal.decision_note:
+        raise InvalidInput("say why it is declined, for the co-op", field="note")
     proposal.status = "approved" if approve else "declined"
     proposal.decided_by, proposal.decided_at = by[:32], utcnow()
     session.commit()

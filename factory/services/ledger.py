@@ -8,7 +8,8 @@ recorded with a date in the month; the result is rents − bond service − upke
 (≤ 0). A positive result is paid out: divided equally, in exact cents, among every member who was a member
 at any time in the month (joined before it ended, not left before it began), the remainder cents one each
 to the lowest member numbers. A negative one is carried forward, not paid out. The journal gets the
-period's balanced entries. Months close in order; a closed month never changes (the database refuses it).
+period's balanced entries. Months close in order, none skipped after the first; a closed month never
+changes (the database refuses it).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from factory.domain import bonds, journal
+from factory.domain.booking_rules import describe
 from factory.domain.errors import Conflict, InvalidInput, NotFound
 from factory.domain.local_time import check_year
 from factory.domain.money import split_equally
@@ -125,14 +127,17 @@ def close_period(session: Session, text: str, *, by: str, now: datetime | None =
     month = parse_month(text, session)
     take_write_turn(session, select(Commune.id))
     if month.end > now:
-        raise Conflict(f"{month.text} is not over yet; it can be closed from {month.end:%Y-%m-%d %H:%M} UTC",
-                       field="month")
+        raise Conflict(f"{month.text} is not over yet; it can be closed from "
+                       f"{describe(month.end, books_zone(session))}", field="month")
     if session.scalar(select(LedgerPeriod.id).where(LedgerPeriod.month == month.text)) is not None:
         raise Conflict(f"{month.text} is closed already; correct it in a later period", field="month",
                        code="period_closed")
     later = session.scalar(select(LedgerPeriod.month).where(LedgerPeriod.month > month.text).limit(1))
     if later is not None:
         raise Conflict(f"{later} is closed already: months close in order", field="month")
+    newest = session.scalar(select(LedgerPeriod.month).order_by(LedgerPeriod.month.desc()).limit(1))
+    if newest is not None and newest != previous_month(month.text):
+        raise Conflict(f"close {next_month(newest)} first: months close in order, none is skipped", field="month")
     found = statement(session, month)
     if found.figures.payout and not found.members:
         raise Conflict("there is a surplus but no member to pay it to", field="month")
@@ -163,6 +168,16 @@ def close_period(session: Session, text: str, *, by: str, now: datetime | None =
         session.rollback()
         raise Conflict(f"{month.text} was closed a moment ago", field="month", code="period_closed") from None
     return period
+
+
+def previous_month(text: str) -> str:
+    year, month = int(text[:4]), int(text[5:])
+    return f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}"
+
+
+def next_month(text: str) -> str:
+    year, month = int(text[:4]), int(text[5:])
+    return f"{year + (month == 12):04d}-{month % 12 + 1:02d}"
 
 
 def list_periods(session: Session) -> list[LedgerPeriod]:

@@ -176,3 +176,13 @@ def test_months_close_in_order_and_upkeep_cannot_be_dated_in_a_closed_one(sessio
     with pytest.raises(Conflict) as refused:
         record_upkeep(session, "printer-1", UpkeepDraft(date(2026, 11, 30), "parts", "5.00"), by="steward:sam")
     assert refused.value.field == "on_date"
+
+
+def test_no_month_is_skipped_once_one_is_closed(session, books):
+    close(session, "2026-09")
+
+    with pytest.raises(Conflict) as refused:
+        close(session, "2026-11")
+
+    assert refused.value.field == "month" and "close 2026-10 first" in refused.value.message
+    assert close(session, "2026-10").month == "2026-10"
