@@ -11,8 +11,6 @@ naming `month`, as a malformed date elsewhere in the API is.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask import g, jsonify
 
 from factory.api import api
@@ -21,10 +19,11 @@ from factory.api.parsing import actor, json_object, query
 from factory.app import db
 from factory.domain.errors import Forbidden, InvalidInput, InvalidParameter
 from factory.domain.journal import PeriodFigures
+from factory.domain.money import decimal_text
 from factory.domain.vocabulary import Role
-from factory.models import LedgerPeriod, utcnow
+from factory.models import LedgerPeriod
 from factory.services.finance import MachineFinance, machine_finance
-from factory.services.ledger import Month, Statement, books_zone, close_period, list_periods, parse_month, statement
+from factory.services.ledger import Month, Statement, close_period, list_periods, open_months, parse_month, statement
 from factory.services.ledger_rent import ChargeLine
 from factory.services.sites import the_commune
 
@@ -34,7 +33,7 @@ def ledger_periods():
     query(())
     session = db()
     closed = list_periods(session)
-    items = [{"month": text, "status": "open"} for text in open_months(closed[0].month if closed else None)]
+    items = [{"month": text, "status": "open"} for text in open_months(session)]
     items += [period_json(period) for period in closed]
     return jsonify({"items": items, "count": len(items), "currency": the_commune(session).currency})
 
@@ -72,27 +71,14 @@ def _month(text: str) -> Month:
         raise InvalidParameter(f"`month`: {exc.message}, not {text!r}", field="month") from None
 
 
-def open_months(last_closed: str | None) -> list[str]:
-    """The months not closed from the one after `last_closed` to the current one (in the books' time zone),
-    newest first; with none closed, the current month and the one before."""
-    today = utcnow().astimezone(books_zone(db())).date()
-    current = today.year * 12 + today.month - 1
-    first = current - 1 if last_closed is None else int(last_closed[:4]) * 12 + int(last_closed[5:])
-    return [f"{index // 12:04d}-{index % 12 + 1:02d}" for index in range(current, first - 1, -1)]
-
-
 # --- the answers ---------------------------------------------------------------------------------------
 
-def money(cents: int) -> str:
-    """Cents as a decimal string with two places: 1250 → "12.50", -305 → "-3.05"."""
-    return f"{Decimal(cents).scaleb(-2):.2f}"
-
-
 def figures_json(figures: PeriodFigures, interest: int, principal: int) -> dict:
-    return {"rents": money(figures.rents), "interest": money(interest), "principal": money(principal),
-            "bond_service": money(figures.bond_service), "upkeep": money(figures.upkeep),
-            "carried_in": money(figures.carried_in), "surplus": money(figures.surplus),
-            "payout": money(figures.payout), "carried_out": money(figures.carried_out)}
+    return {"rents": decimal_text(figures.rents), "interest": decimal_text(interest),
+            "principal": decimal_text(principal),
+            "bond_service": decimal_text(figures.bond_service), "upkeep": decimal_text(figures.upkeep),
+            "carried_in": decimal_text(figures.carried_in), "surplus": decimal_text(figures.surplus),
+            "payout": decimal_text(figures.payout), "carried_out": decimal_text(figures.carried_out)}
 
 
 def period_json(period: LedgerPeriod) -> dict:
@@ -116,12 +102,12 @@ def statement_json(found: Statement) -> dict:
         "closed_by": closed.closed_by if closed else None,
         "currency": the_commune(db()).currency,
         "figures": figures_json(found.figures, found.interest, found.principal),
-        "rents": [{"coop": _coop(found, coop_id), "amount": money(by_coop[coop_id])}
+        "rents": [{"coop": _coop(found, coop_id), "amount": decimal_text(by_coop[coop_id])}
                   for coop_id in _by_slug(found, by_coop)],
-        "line_items": [{"coop": _coop(found, coop_id), "amount": money(by_coop[coop_id]),
+        "line_items": [{"coop": _coop(found, coop_id), "amount": decimal_text(by_coop[coop_id]),
                         "lines": [line_json(line) for line in found.charges if line.coop_id == coop_id]}
                        for coop_id in _by_slug(found, by_coop) if _may_see(coop_id)],
-        "dividends": [{"member_id": member_id, "name": names.get(member_id, ""), "amount": money(cents)}
+        "dividends": [{"member_id": member_id, "name": names.get(member_id, ""), "amount": decimal_text(cents)}
                       for member_id, cents in sorted(found.dividends.items()) if cents],
         "members": closed.members if closed else len(found.members),
     }
@@ -130,7 +116,7 @@ def statement_json(found: Statement) -> dict:
 def line_json(line: ChargeLine) -> dict:
     return {"machine": line.machine_id, "source": line.source, "ref_id": line.ref_id,
             "starts_at": rfc3339(line.starts_at), "ends_at": rfc3339(line.ends_at), "minutes": line.minutes,
-            "rate": money(line.rate_cents), "amount": money(line.amount_cents), "note": line.note}
+            "rate": decimal_text(line.rate_cents), "amount": decimal_text(line.amount_cents), "note": line.note}
 
 
 def finance_json(found: MachineFinance) -> dict:
@@ -138,24 +124,24 @@ def finance_json(found: MachineFinance) -> dict:
     return {
         "machine": machine.id,
         "currency": the_commune(db()).currency,
-        "hourly_rate": money(machine.hourly_rate_cents),
+        "hourly_rate": decimal_text(machine.hourly_rate_cents),
         "expected_life_years": machine.expected_life_years,
         "acquisition": {"cost": None if machine.acquisition_cost is None else f"{machine.acquisition_cost:.2f}",
                         "date": machine.acquired_on.isoformat() if machine.acquired_on else None},
-        "bonds": [{"id": series.id, "name": series.name, "principal": money(series.principal_cents),
+        "bonds": [{"id": series.id, "name": series.name, "principal": decimal_text(series.principal_cents),
                    "interest_rate": f"{series.interest_rate.normalize():f}", "term_months": series.term_months,
                    "issued_on": series.issued_on.isoformat(), "first_due": series.first_due.isoformat(),
-                   "schedule": [{"number": row.number, "due": row.due.isoformat(), "payment": money(row.payment),
-                                 "interest": money(row.interest), "principal": money(row.principal),
-                                 "balance": money(row.balance)} for row in plan]}
+                   "schedule": [{"number": row.number, "due": row.due.isoformat(), "payment": decimal_text(row.payment),
+                                 "interest": decimal_text(row.interest), "principal": decimal_text(row.principal),
+                                 "balance": decimal_text(row.balance)} for row in plan]}
                   for series, plan in found.bonds],
         "upkeep": [{"id": cost.id, "on_date": cost.on_date.isoformat(), "kind": cost.kind,
-                    "amount": money(cost.amount_cents), "note": cost.note, "recorded_by": cost.recorded_by}
+                    "amount": decimal_text(cost.amount_cents), "note": cost.note, "recorded_by": cost.recorded_by}
                    for cost in found.upkeep],
         "used_minutes": found.used_minutes,
-        "monthly_service": money(found.monthly_service),
-        "break_even_rate": None if found.break_even_rate is None else money(found.break_even_rate),
-        "payback": [{"month": month, "rent_to_date": money(rent), "bond_balance": money(owed)}
+        "monthly_service": decimal_text(found.monthly_service),
+        "break_even_rate": None if found.break_even_rate is None else decimal_text(found.break_even_rate),
+        "payback": [{"month": month, "rent_to_date": decimal_text(rent), "bond_balance": decimal_text(owed)}
                     for month, rent, owed in found.payback],
     }
 

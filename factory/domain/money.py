@@ -99,3 +99,10 @@ def _as_decimal(amount: Decimal | str | int) -> Decimal:
     if not _NUMBER.fullmatch(text):
         raise InvalidInput(f"{text!r} is not an amount like 12 or 1234.50", field="amount", code="not_a_number")
     return Decimal(text)
+
+
+def decimal_text(cents: int) -> str:
+    """Cents as plain decimal units for exports and the API: 1250 -> "12.50", -5 -> "-0.05"."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{part:02d}"

@@ -46,6 +46,7 @@ from factory.services.ledger_rent import ChargeLine, period_charges
 from factory.services.write_turn import take_write_turn
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MAX_OPEN_MONTHS = 24  # open months listed at most
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,9 @@ def close_period(session: Session, text: str, *, by: str, now: datetime | None =
     if later is not None:
         raise Conflict(f"{later} is closed already: months close in order", field="month")
     newest = session.scalar(select(LedgerPeriod.month).order_by(LedgerPeriod.month.desc()).limit(1))
-    if newest is not None and newest != previous_month(month.text):
-        raise Conflict(f"close {next_month(newest)} first: months close in order, none is skipped", field="month")
+    if newest is not None and newest != shift_month(month.text, -1):
+        raise Conflict(f"close {shift_month(newest, 1)} first: months close in order, none is skipped",
+                       field="month")
     found = statement(session, month)
     if found.figures.payout and not found.members:
         raise Conflict("there is a surplus but no member to pay it to", field="month")
@@ -170,14 +172,29 @@ def close_period(session: Session, text: str, *, by: str, now: datetime | None =
     return period
 
 
-def previous_month(text: str) -> str:
-    year, month = int(text[:4]), int(text[5:])
-    return f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}"
+def shift_month(text: str, months: int) -> str:
+    """`2026-11` moved by whole months: shift_month("2026-12", 1) == "2027-01"."""
+    index = int(text[:4]) * 12 + int(text[5:7]) - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
-def next_month(text: str) -> str:
-    year, month = int(text[:4]), int(text[5:])
-    return f"{year + (month == 12):04d}-{month % 12 + 1:02d}"
+def month_of(session: Session, moment: datetime) -> str:
+    """The month (YYYY-MM) of the books an instant falls in, on the books' clock."""
+    return f"{moment.astimezone(books_zone(session)):%Y-%m}"
+
+
+def open_months(session: Session, *, now: datetime | None = None) -> list[str]:
+    """The months not closed from the one after the newest closed one to the current one, newest first (at most
+    MAX_OPEN_MONTHS); with none closed, the current month and the one before."""
+    current = month_of(session, now or utcnow())
+    newest = session.scalar(select(LedgerPeriod.month).order_by(LedgerPeriod.month.desc()).limit(1))
+    if newest is None:
+        return [current, shift_month(current, -1)]
+    months, month = [], shift_month(newest, 1)
+    while month <= current and len(months) < MAX_OPEN_MONTHS:
+        months.append(month)
+        month = shift_month(month, 1)
+    return months[::-1]
 
 
 def list_periods(session: Session) -> list[LedgerPeriod]:

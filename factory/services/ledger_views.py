@@ -1,5 +1,5 @@
 """Read queries behind the ledger pages: which months to list, a co-op's line items, a machine's hours
-charged per closed month, and amounts written as plain decimal euros for exports."""
+charged per closed month."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from factory.models import LedgerPeriod, Machine, RentCharge, utcnow
-from factory.services.ledger import Month, Statement, books_zone, list_periods, parse_month, statement
+from factory.services.ledger import Month, Statement, list_periods, open_months, parse_month, statement
 from factory.services.ledger_rent import ChargeLine
-
-MAX_OPEN_MONTHS = 24  # open months listed at most, newest first
 
 
 @dataclass(frozen=True)
@@ -25,35 +23,11 @@ class MonthRow:
     found: Statement | None = None  # open months only
 
 
-def shift_month(text: str, months: int) -> str:
-    """`2026-11` moved by whole months: shift_month("2026-12", 1) == "2027-01"."""
-    index = int(text[:4]) * 12 + int(text[5:7]) - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def month_of(session: Session, moment: datetime) -> str:
-    """The month (YYYY-MM) of the books an instant falls in, on the books' clock."""
-    return f"{moment.astimezone(books_zone(session)):%Y-%m}"
-
-
-def open_months(session: Session, closed: list[LedgerPeriod], *, now: datetime | None = None) -> list[str]:
-    """The open months since the newest closed one up to the current month, newest first; with nothing closed,
-    the current month and the one before it."""
-    current = month_of(session, now or utcnow())
-    if not closed:
-        return [current, shift_month(current, -1)]
-    months, month = [], shift_month(max(p.month for p in closed), 1)
-    while month <= current and len(months) < MAX_OPEN_MONTHS:
-        months.append(month)
-        month = shift_month(month, 1)
-    return months[::-1]
-
-
 def months_list(session: Session, *, now: datetime | None = None) -> list[MonthRow]:
     """Open months (with their figures so far) above the closed ones, newest first."""
     closed = list_periods(session)
     rows = [MonthRow(text, None, statement(session, parse_month(text, session)))
-            for text in open_months(session, closed, now=now)]
+            for text in open_months(session, now=now)]
     return rows + [MonthRow(p.month, p) for p in closed]
 
 
@@ -76,10 +50,3 @@ def utilisation(session: Session, machine_id: str) -> list[tuple[str, int]]:
                                       & (RentCharge.machine_id == machine_id))
                            .group_by(LedgerPeriod.month).order_by(LedgerPeriod.month)).all()
     return [(month, int(minutes)) for month, minutes in rows]
-
-
-def euros(cents: int) -> str:
-    """Cents as plain decimal euros for exports: 1250 -> "12.50", -5 -> "-0.05"."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{part:02d}"

@@ -19,12 +19,12 @@ from flask_wtf import FlaskForm
 
 from factory.app import db
 from factory.domain.errors import DomainError
-from factory.domain.money import format_cents
+from factory.domain.money import decimal_text, format_cents
 from factory.models import Coop
 from factory.services.bookings import may_see
 from factory.services.coops import get_coop
-from factory.services.ledger import Statement, books_zone, close_period, parse_month, statement
-from factory.services.ledger_views import coop_lines, euros, is_over, machine_names, months_list, shift_month
+from factory.services.ledger import Statement, books_zone, close_period, parse_month, shift_month, statement
+from factory.services.ledger_views import coop_lines, is_over, machine_names, months_list
 from factory.web import ledger_finance
 from factory.web.access import actor, admins
 from factory.web.forms import show_error
@@ -86,13 +86,13 @@ def coop_statement(month: str, slug: str):
 def statement_csv(month: str):
     found = statement(db(), parse_month(month, db()))
     figures = found.figures
-    rows: list[list[str]] = [["item", "name", "amount_eur"], ["rents", "all co-ops", euros(figures.rents)]]
-    rows += [["rent", coop.name, euros(cents)] for coop, cents in _rents_by_coop(found)]
-    rows += [["bond_interest", "", euros(found.interest)], ["bond_principal", "", euros(found.principal)],
-             ["upkeep", "", euros(found.upkeep)], ["carried_in", "", euros(found.carried_in)],
-             ["surplus", "", euros(figures.surplus)], ["paid_out", "", euros(figures.payout)],
-             ["carried_forward", "", euros(figures.carried_out)]]
-    rows += [["dividend", member.name, euros(found.dividends.get(member.id, 0))] for member in found.members]
+    rows: list[list[str]] = [["item", "name", "amount_eur"], ["rents", "all co-ops", decimal_text(figures.rents)]]
+    rows += [["rent", coop.name, decimal_text(cents)] for coop, cents in _rents_by_coop(found)]
+    rows += [["bond_interest", "", decimal_text(found.interest)], ["bond_principal", "", decimal_text(found.principal)],
+             ["upkeep", "", decimal_text(found.upkeep)], ["carried_in", "", decimal_text(found.carried_in)],
+             ["surplus", "", decimal_text(figures.surplus)], ["paid_out", "", decimal_text(figures.payout)],
+             ["carried_forward", "", decimal_text(figures.carried_out)]]
+    rows += [["dividend", member.name, decimal_text(found.dividends.get(member.id, 0))] for member in found.members]
     return _csv(rows, f"ledger-{found.month.text}.csv")
 
 
@@ -106,7 +106,7 @@ def coop_csv(month: str, slug: str):
     for line in coop_lines(found, coop.id):
         rows.append([line.machine_id, names.get(line.machine_id, ""), line.source, str(line.ref_id),
                      _local(line.starts_at, zone), _local(line.ends_at, zone), str(line.minutes),
-                     euros(line.rate_cents), euros(line.amount_cents), line.note])
+                     decimal_text(line.rate_cents), decimal_text(line.amount_cents), line.note])
     return _csv(rows, f"ledger-{found.month.text}-{coop.slug}.csv")
 
 

@@ -28,8 +28,7 @@ from factory.models import Member
 from factory.services.bookings import BookingDraft, create_booking
 from factory.services.coops import CoopDraft, add_member, create_coop
 from factory.services.finance import set_rate
-from factory.services.ledger import books_zone
-from factory.services.ledger_views import month_of, shift_month
+from factory.services.ledger import books_zone, month_of, shift_month
 from factory.services.machines import MachineDraft, change_state, create_machine
 from factory.services.sites import SiteDraft, create_site, ensure_commune
 from factory.services.users import UserDraft, create_user

@@ -16,7 +16,7 @@ from factory.models import AcquisitionProposal, BondSeries, LedgerPeriod, Member
 from factory.services.bookings import BookingDraft, create_booking
 from factory.services.coops import add_member
 from factory.services.finance import set_rate
-from factory.services.ledger_views import shift_month
+from factory.services.ledger import shift_month
 from tests.integration.conftest import (
     count,
     field_errors,

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from factory.domain.errors import InvalidInput
-from factory.domain.money import cents_for_minutes, format_cents, split_equally, to_cents
+from factory.domain.money import cents_for_minutes, decimal_text, format_cents, split_equally, to_cents
 
 D = Decimal
 
@@ -127,3 +127,9 @@ def test_rent_for_negative_minutes_or_rate_is_refused():
 def test_rent_for_minutes_is_within_half_a_cent_of_the_exact_amount(rate, minutes):
     exact = D(rate) * minutes / 60
     assert abs(cents_for_minutes(rate, minutes) - exact) <= D("0.5")
+
+
+@pytest.mark.parametrize(("cents", "text"), [(1250, "12.50"), (-5, "-0.05"), (0, "0.00"), (100000, "1000.00"),
+                                             (-123456, "-1234.56")])
+def test_cents_are_written_as_plain_decimals_for_exports_and_the_api(cents, text):
+    assert decimal_text(cents) == text
