@@ -95,8 +95,11 @@ def mark_sent(session: Session, command: MachineCommand, *, now: datetime | None
 def record_ack(session: Session, machine_id: str, command_id: str, ok: bool, detail: str) -> MachineCommand | None:
     """A machine's `cmd/ack`; None for an id that is not ours or another machine's (logged, ignored)."""
     command = session.scalar(select(MachineCommand).where(MachineCommand.command_id == command_id))
-    if command is None or command.machine_id != machine_id:
-        log.warning("cmd/ack from %s for unknown command %r ignored", machine_id, command_id)
+    if command is None:  # another console's command (the demo's director, a steward's own tool)
+        log.info("cmd/ack from %s for a command not queued here (%r) ignored", machine_id, command_id)
+        return None
+    if command.machine_id != machine_id:
+        log.warning("cmd/ack from %s for command %r of %s ignored", machine_id, command_id, command.machine_id)
         return None
     command.status, command.detail = ("acknowledged" if ok else "refused"), detail[:500]
     session.commit()
