@@ -2,6 +2,7 @@
 
 - `chromium_path` (session): /usr/bin/chromium, or a LOUD skip (a failure when CI=true) without it.
 - `live_server` (session): the app on a migrated, demo-seeded SQLite database; yields its base URL.
+  `app_served(directory, name, prepare)` serves another app on its own database, for a module's fixture.
 - `browser` (session): headless Chromium, with flags that keep it off the network (no updates, no sync).
 - `page`: a fresh browser context per test (no cookies shared, so logins do not leak), desktop size.
 - `phone_page`: the same on a 390x844 phone viewport.
@@ -16,7 +17,9 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -54,31 +57,35 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory) -> Iterator[str]:
-    directory = tmp_path_factory.mktemp("e2e")
-    url = f"sqlite:///{directory / 'e2e.sqlite3'}"
+@contextmanager
+def app_served(directory: Path, name: str, prepare: Callable[[Session], object] | None = None
+               ) -> Iterator[SimpleNamespace]:
+    """The app on a fresh, migrated SQLite database under `directory` (`prepare(session)` run on it first),
+    served on a free loopback port until the block ends; yields `.url`, `.sessions` and `.prepared`."""
+    url = f"sqlite:///{directory / f'{name}.sqlite3'}"
     factory.db.upgrade(url)
-    seed_engine = factory.db.make_engine(url)
-    try:
-        with Session(seed_engine) as session:
-            seed_demo_commune(session)
-    finally:
-        seed_engine.dispose()
-
     settings = Settings(database_url=url, secret_key=secrets.token_urlsafe(32), mqtt_url="mqtt://127.0.0.1:1883",
                         instance_dir=directory / "instance")
     app = create_app(settings)
+    sessions = app.extensions[EXTENSION]["sessions"]
+    with sessions() as session:
+        prepared = prepare(session) if prepare is not None else None
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name=f"e2e-{name}-server", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", sessions=sessions, prepared=prepared)
     finally:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
         app.extensions[EXTENSION]["engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> Iterator[str]:
+    with app_served(tmp_path_factory.mktemp("e2e"), "e2e", seed_demo_commune) as served:
+        yield served.url
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,6 @@ other journeys, and its books would change under them when a month closes).
 from __future__ import annotations
 
 import re
-import secrets
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,10 +16,7 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
-from werkzeug.serving import make_server
 
-import factory.db
-from factory.app import EXTENSION, create_app
 from factory.domain.capabilities import Capabilities
 from factory.domain.opening_hours import parse_day
 from factory.models import Member
@@ -32,8 +27,7 @@ from factory.services.ledger import books_zone, month_of, shift_month
 from factory.services.machines import MachineDraft, change_state, create_machine
 from factory.services.sites import SiteDraft, create_site, ensure_commune
 from factory.services.users import UserDraft, create_user
-from factory.settings import Settings
-from tests.e2e.conftest import DESKTOP, TIMEOUT_MS
+from tests.e2e.conftest import DESKTOP, TIMEOUT_MS, app_served
 
 PASSWORD = "ledger-journey-pass"
 OPEN_ALL_DAY = {day: parse_day("00:00-24:00", field="hours") for day in range(7)}
@@ -70,24 +64,8 @@ def build_books(session) -> str:
 
 @pytest.fixture(scope="module")
 def ledger_server(tmp_path_factory) -> Iterator[SimpleNamespace]:
-    directory = tmp_path_factory.mktemp("e2e-ledger")
-    url = f"sqlite:///{directory / 'ledger.sqlite3'}"
-    factory.db.upgrade(url)
-    settings = Settings(database_url=url, secret_key=secrets.token_urlsafe(32), mqtt_url="mqtt://127.0.0.1:1883",
-                        instance_dir=directory / "instance")
-    app = create_app(settings)
-    with app.extensions[EXTENSION]["sessions"]() as session:
-        last_month = build_books(session)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-ledger-server", daemon=True)
-    thread.start()
-    try:
-        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", month=last_month)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        app.extensions[EXTENSION]["engine"].dispose()
+    with app_served(tmp_path_factory.mktemp("e2e-ledger"), "ledger", build_books) as served:
+        yield SimpleNamespace(url=served.url, month=served.prepared)
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ this one needs the database too, to run the planner as the planner worker would)
 from __future__ import annotations
 
 import re
-import secrets
-import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from types import SimpleNamespace
@@ -17,40 +15,19 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
-import factory.db
-from factory.app import EXTENSION, create_app
 from factory.models import ProductionOrder
 from factory.seed import seed_demo_commune
 from factory.services.orders import operations_of
 from factory.services.planning import replan
-from factory.settings import Settings
-from tests.e2e.conftest import DESKTOP, TIMEOUT_MS
+from tests.e2e.conftest import DESKTOP, TIMEOUT_MS, app_served
 from tests.e2e.test_journeys import log_in
 
 
 @pytest.fixture(scope="module")
 def plan_server(tmp_path_factory) -> Iterator[SimpleNamespace]:
-    directory = tmp_path_factory.mktemp("e2e-plan")
-    url = f"sqlite:///{directory / 'plan.sqlite3'}"
-    factory.db.upgrade(url)
-    settings = Settings(database_url=url, secret_key=secrets.token_urlsafe(32), mqtt_url="mqtt://127.0.0.1:1883",
-                        instance_dir=directory / "instance")
-    app = create_app(settings)
-    sessions = app.extensions[EXTENSION]["sessions"]
-    with sessions() as session:
-        seed_demo_commune(session)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-plan-server", daemon=True)
-    thread.start()
-    try:
-        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", sessions=sessions)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        app.extensions[EXTENSION]["engine"].dispose()
+    with app_served(tmp_path_factory.mktemp("e2e-plan"), "plan", seed_demo_commune) as served:
+        yield served
 
 
 @pytest.fixture
